@@ -1,0 +1,61 @@
+"""The `safepassage` command: one Typer app, each command group in its own module.
+
+Every error SafePassage raises on purpose becomes one message per problem on standard error and
+exit code 2; standard output carries only the command's result (with --json, only JSON).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from safepassage.cli import cases, demo, intake, keys
+from safepassage.models.errors import (
+    CaseNotFound,
+    CaseStateError,
+    ConfigurationError,
+    IntakeInvalid,
+    KeyUnavailable,
+    SafePassageError,
+)
+
+app = typer.Typer(
+    name="safepassage",
+    help="Safe, voluntary return and reintegration of victims of trafficking.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for module in (intake, cases, keys, demo):
+    module.register(app)
+
+USAGE_EXIT = 2
+
+
+def report_error(exc: SafePassageError) -> int:
+    """Print an error the way every command does and return its exit code."""
+    if isinstance(exc, IntakeInvalid):
+        print(f"error: {exc.source} has {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return USAGE_EXIT
+    if isinstance(exc, ConfigurationError | CaseNotFound | CaseStateError | KeyUnavailable):
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE_EXIT
+    print(f"error: {exc}", file=sys.stderr)
+    return 1
+
+
+def main() -> None:
+    """Run the command line, turning SafePassage's own errors into messages and exit codes."""
+    # Standalone mode handles usage errors (exit 2) and Ctrl-C itself; it lets our errors through.
+    try:
+        app()
+    except SafePassageError as exc:
+        sys.exit(report_error(exc))
+
+
+if __name__ == "__main__":
+    main()

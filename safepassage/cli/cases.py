@@ -1,0 +1,155 @@
+"""`safepassage cases` and `safepassage case REF`: the case list and one case's timeline."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from safepassage.cli import common, output
+from safepassage.models.intake import Beneficiary, Intake
+from safepassage.models.store.cases import CaseSummary, get_case, list_cases, reveal_intake
+from safepassage.models.store.events import case_events
+from safepassage.models.store.orm import CaseEvent
+
+MASK = "•••"
+
+
+def cases(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many.")] = 200,
+) -> None:
+    """List cases, newest first, without any personal data."""
+    store = common.store()
+    try:
+        with store.transaction() as session:
+            summaries = [CaseSummary.of(c) for c in list_cases(session, limit=limit)]
+    finally:
+        store.dispose()
+    if as_json:
+        output.emit_json([s.as_dict() for s in summaries])
+        return
+    if not summaries:
+        output.console.print("no cases yet: take one in with `safepassage intake FILE`")
+        return
+    output.table(
+        None,
+        ["reference", "programme", "to", "stage", "status", "decision", "taken in"],
+        [
+            (
+                s.reference,
+                s.programme,
+                s.destination_country,
+                s.stage,
+                s.status,
+                s.decision,
+                f"{s.created_at:%Y-%m-%d %H:%M}",
+            )
+            for s in summaries
+        ],
+    )
+
+
+def _event_dict(event: CaseEvent) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "at": event.at.isoformat(),
+        "kind": event.kind,
+        "actor": event.actor,
+        "stage": event.stage,
+        "rules_version": event.rules_version,
+        "detail": event.detail,
+    }
+
+
+def _personal_view(intake: Intake | None) -> dict[str, Any]:
+    """Return the intake's personal sections, revealed or masked field by field."""
+    if intake is not None:
+        return intake.model_dump(
+            mode="json",
+            include={"beneficiary", "identification", "travel_document", "needs", "risk_level"},
+        )
+    return {
+        "beneficiary": dict.fromkeys(Beneficiary.model_fields, MASK),
+        "identification": {"basis": MASK, "decision_reference": MASK, "decided_on": MASK},
+        "travel_document": MASK,
+        "needs": MASK,
+        "risk_level": MASK,
+    }
+
+
+def case(
+    reference: Annotated[str, typer.Argument(help="The case reference, e.g. RO-7Q2K-4MXD.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    reveal: Annotated[
+        bool,
+        typer.Option("--reveal", help="Show the personal data (the disclosure is logged)."),
+    ] = False,
+    by: Annotated[str | None, typer.Option("--by", help="Who is looking (audit trail).")] = None,
+) -> None:
+    """Show one case: its stage, decision and event timeline; personal data only with --reveal."""
+    ref = common.reference_argument(reference)
+    store = common.store()
+    try:
+        with store.transaction() as session:
+            record = get_case(session, ref)
+            revealed = (
+                reveal_intake(
+                    session,
+                    store.master_key,
+                    record,
+                    actor=common.operator_name(by),
+                    purpose="cli case --reveal",
+                    now=common.now(),
+                )
+                if reveal
+                else None
+            )
+            view = {
+                "case": CaseSummary.of(record).as_dict(),
+                "decision": record.decision,
+                "personal": _personal_view(revealed),
+                "events": [_event_dict(e) for e in case_events(session, ref)],
+            }
+    finally:
+        store.dispose()
+    if as_json:
+        output.emit_json(view)
+        return
+    _print_case(view, revealed=reveal)
+
+
+def _print_case(view: dict[str, Any], *, revealed: bool) -> None:
+    summary, decision = view["case"], view["decision"]
+    print_ = output.console.print
+    print_(f"{summary['reference']}  {summary['programme']} -> {summary['destination_country']}")
+    print_(f"stage: {summary['stage']} ({summary['status']})", markup=False)
+    print_(f"decision: {decision['outcome']} (rules {decision['rules_version']})", markup=False)
+    for reason in decision["reasons"]:
+        print_(f"  - {reason}", markup=False)
+    if revealed:
+        print_("personal data (disclosure logged):", markup=False)
+        for section, value in view["personal"].items():
+            if isinstance(value, dict):
+                print_(f"  {section}:", markup=False)
+                for name, item in value.items():
+                    print_(f"    {name}: {'' if item is None else item}", markup=False)
+            else:
+                shown = ", ".join(value) if isinstance(value, list) else value
+                print_(f"  {section}: {shown}", markup=False)
+    else:
+        print_("personal data: hidden (use --reveal; the disclosure is logged)", markup=False)
+    output.table(
+        "timeline",
+        ["#", "when", "what", "by", "stage"],
+        [
+            (e["seq"], e["at"][:19].replace("T", " "), e["kind"], e["actor"], e["stage"] or "")
+            for e in view["events"]
+        ],
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the case list and case view commands to the app."""
+    app.command("cases")(cases)
+    app.command("case")(case)

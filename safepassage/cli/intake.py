@@ -1,0 +1,68 @@
+"""`safepassage intake`: validate a case file, decide eligibility, and take the case in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from safepassage.cli import common, output
+from safepassage.models.intake import parse_intake
+from safepassage.models.rules import Decision, decide
+from safepassage.models.store.cases import create_case
+
+
+def _print_decision(decision: Decision) -> None:
+    output.console.print(
+        f"decision: {decision.outcome.value} (rules {decision.rules_version})", markup=False
+    )
+    for reason in decision.reasons:
+        output.console.print(f"  - {reason}", markup=False)
+    if decision.escort_required:
+        output.console.print("escort required: yes (the booking must include one)", markup=False)
+
+
+def intake(
+    file: Annotated[Path, typer.Argument(help="The case file (JSON) to take in.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and decide only; write nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who takes the case in (audit trail).")
+    ] = None,
+) -> None:
+    """Validate a case file, decide eligibility, and (without --dry-run) store the case."""
+    raw = common.read_document(file, source="case file")
+    case_file = parse_intake(raw)
+    decision = decide(case_file, today=common.now().date())
+    result: dict[str, Any] = {"decision": decision.as_dict()}
+    if not dry_run:
+        store = common.store()
+        try:
+            with store.transaction() as session:
+                case = create_case(
+                    session,
+                    store.master_key,
+                    case_file,
+                    decision,
+                    actor=common.operator_name(by),
+                    now=common.now(),
+                )
+                result.update(reference=case.reference, stage=case.stage, status=case.status)
+        finally:
+            store.dispose()
+    if as_json:
+        output.emit_json(result)
+        return
+    if "reference" in result:
+        output.console.print(f"reference: {result['reference']}", markup=False)
+    _print_decision(decision)
+    if dry_run:
+        output.console.print("dry run: nothing was stored", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the intake command to the app."""
+    app.command("intake")(intake)

@@ -1,0 +1,340 @@
+"""The intake schema: what a coordinator's case file must contain, validated strictly.
+
+Validation messages are written so that they never contain the value that was entered: a case
+file holds a person's identity, and errors end up on terminals and in logs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import unicodedata
+from typing import Annotated, Any
+
+import pycountry
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from safepassage.models.errors import FieldProblem, IntakeInvalid
+from safepassage.models.vocabulary import (
+    IdentificationBasis,
+    Need,
+    Programme,
+    RiskLevel,
+    Sex,
+)
+
+#: The oldest plausible age; anything older is a typing mistake in the date of birth.
+MAX_AGE_YEARS = 120
+
+
+def reject_control_characters(value: str) -> str:
+    """Refuse control characters: they hide text in terminals and break notification formats."""
+    if any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in value):
+        raise ValueError("must not contain control or formatting characters")
+    return value
+
+
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(reject_control_characters),
+]
+LongText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    AfterValidator(reject_control_characters),
+]
+
+
+def _country(value: str) -> str:
+    code = value.upper()
+    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code, for example RO")
+    return code
+
+
+def _language(value: str) -> str:
+    code = value.lower()
+    if len(code) != 2 or pycountry.languages.get(alpha_2=code) is None:
+        raise ValueError("must be an ISO 639-1 language code, for example ro")
+    return code
+
+
+CountryCode = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_country)]
+LanguageCode = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_language)]
+PhoneNumber = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^\+[1-9][0-9 ]{6,18}$"),
+]
+
+
+def today_from(info: ValidationInfo) -> dt.date:
+    """Return the validation's today: `context={"today": ...}` in tests, else the clock."""
+    context = info.context if isinstance(info.context, dict) else {}
+    today = context.get("today")
+    return today if isinstance(today, dt.date) else dt.date.today()
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Beneficiary(_Strict):
+    """Who is returning. Everything here is personal data and is only stored encrypted."""
+
+    given_name: Text
+    family_name: Text
+    date_of_birth: dt.date
+    sex: Sex
+    nationality: CountryCode
+    home_locality: Text
+    preferred_language: LanguageCode
+    phone: PhoneNumber | None = None
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _plausible_birth(cls, value: dt.date, info: ValidationInfo) -> dt.date:
+        today = today_from(info)
+        if value > today:
+            raise ValueError("must not be in the future (YYYY-MM-DD)")
+        if today.year - value.year > MAX_AGE_YEARS:
+            raise ValueError(f"implies an age over {MAX_AGE_YEARS}: check the year")
+        return value
+
+
+class Identification(_Strict):
+    """The basis on which the person was identified as a victim, which decides eligibility."""
+
+    basis: IdentificationBasis
+    decision_reference: Text | None = None
+    decided_on: dt.date | None = None
+    evidence_provided: bool
+
+    @field_validator("decided_on")
+    @classmethod
+    def _not_future(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        if value is not None and value > today_from(info):
+            raise ValueError("must not be in the future: enter the date the decision was made")
+        return value
+
+
+class Consent(_Strict):
+    """The person's consents: to return, and separately to share data with each recipient."""
+
+    voluntary_return: bool
+    share_with_receiving_mission: bool
+    share_with_embassy: bool = False
+    recorded_on: dt.date
+
+    @field_validator("recorded_on")
+    @classmethod
+    def _not_future(cls, value: dt.date, info: ValidationInfo) -> dt.date:
+        if value > today_from(info):
+            raise ValueError("must not be in the future: enter the date consent was recorded")
+        return value
+
+
+class TravelDocument(_Strict):
+    """Whether the person can travel on a passport or needs an emergency travel document."""
+
+    holds_valid_passport: bool
+    passport_expires_on: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _passport_dates_agree(self, info: ValidationInfo) -> TravelDocument:
+        expires = self.passport_expires_on
+        if self.holds_valid_passport and expires is not None and expires < today_from(info):
+            raise ValueError(
+                "passport_expires_on is in the past while holds_valid_passport is true: "
+                "set holds_valid_passport to false (an emergency travel document is needed) "
+                "or correct the expiry date"
+            )
+        return self
+
+
+class Intake(_Strict):
+    """A case file as a coordinator submits it."""
+
+    programme: Programme
+    destination_country: CountryCode
+    beneficiary: Beneficiary
+    identification: Identification
+    consent: Consent
+    travel_document: TravelDocument
+    needs: list[Need] = Field(default_factory=list, max_length=len(Need))
+    risk_level: RiskLevel
+    earliest_departure: dt.date
+
+    @field_validator("needs")
+    @classmethod
+    def _unique_needs(cls, value: list[Need]) -> list[Need]:
+        if len(set(value)) != len(value):
+            raise ValueError("must not list the same need twice")
+        return value
+
+    def age_on(self, day: dt.date) -> int:
+        """Return the beneficiary's age in whole years on `day`."""
+        born = self.beneficiary.date_of_birth
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+# -- turning pydantic's errors into messages that name the field and never echo the value ----------
+
+_EXPECTATIONS: dict[str, str] = {
+    "missing": "is required",
+    "extra_forbidden": "is not a field of this form: remove it or check its spelling",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be a text string",
+    "list_type": "must be a list",
+    "model_type": "must be an object with the documented fields",
+    "dict_type": "must be an object with the documented fields",
+    "date_type": "must be a date as YYYY-MM-DD",
+    "date_parsing": "must be a real date as YYYY-MM-DD",
+    "date_from_datetime_parsing": "must be a real date as YYYY-MM-DD",
+    "date_from_datetime_inexact": "must be a date as YYYY-MM-DD, without a time",
+    "datetime_type": "must be a date and time in ISO 8601 with an offset",
+    "datetime_parsing": "must be a date and time in ISO 8601 with an offset",
+    "datetime_from_date_parsing": "must be a date and time in ISO 8601 with an offset",
+    "timezone_aware": "must carry a time-zone offset, for example +00:00",
+    "string_too_short": "must not be empty",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "decimal_type": "must be a number",
+    "decimal_parsing": "must be a number",
+    "string_pattern_mismatch": "has the wrong format",
+    "json_invalid": "is not valid JSON",
+}
+
+
+def _expectation(error: Any) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind in {"enum", "literal_error"}:
+        return f"must be one of {ctx.get('expected', 'the documented values')}"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} items"
+    if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
+        bounds = {
+            "greater_than": "more than",
+            "greater_than_equal": "at least",
+            "less_than": "less than",
+            "less_than_equal": "at most",
+        }
+        limit = next(iter(ctx.values()), "the limit")
+        return f"must be {bounds[kind]} {limit}"
+    if kind == "value_error":
+        # Our own validators write these messages, and never with the value in them.
+        return str(ctx.get("error", "is not valid"))
+    if kind == "string_pattern_mismatch" and error["loc"][-1:] == ("phone",):
+        return "must be an international number starting with +, digits and spaces only"
+    return _EXPECTATIONS.get(kind, "is not valid")
+
+
+def problems_from(exc: ValidationError) -> list[FieldProblem]:
+    """Return one FieldProblem per pydantic error, naming the field path and what it expects."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        path = ".".join(str(part) for part in error["loc"])
+        problems.append(FieldProblem(path, _expectation(error)))
+    return problems
+
+
+#: A case file is a page of JSON; anything far larger is a mistake or an attack.
+MAX_DOCUMENT_BYTES = 256 * 1024
+#: Forms are at most three levels deep; deeper nesting is refused before parsing.
+MAX_NESTING = 32
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def load_json_document(raw: bytes | str, *, source: str = "input") -> Any:
+    """Parse a JSON document defensively: bounded size and depth, no duplicate keys.
+
+    Raises IntakeInvalid with a message that names the problem (and the position for bad JSON),
+    never the content.
+    """
+    data = raw.encode() if isinstance(raw, str) else raw
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise IntakeInvalid(
+            [FieldProblem("", f"{source} is larger than {MAX_DOCUMENT_BYTES // 1024} KiB")],
+            source=source,
+        )
+    depth = deepest = 0
+    for byte in data:
+        if byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    # Brackets inside strings count too: the bound is generous enough for that.
+    if deepest > MAX_NESTING:
+        raise IntakeInvalid(
+            [FieldProblem("", f"{source} nests deeper than {MAX_NESTING} levels")], source=source
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise IntakeInvalid(
+            [FieldProblem("", f"{source} is not UTF-8 text: save it as UTF-8 JSON")], source=source
+        ) from None
+    try:
+        return json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+    except _DuplicateKey as exc:
+        raise IntakeInvalid(
+            [FieldProblem(exc.key, "appears twice in the same object: keep one")], source=source
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise IntakeInvalid(
+            [
+                FieldProblem(
+                    "", f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno})"
+                )
+            ],
+            source=source,
+        ) from None
+    except RecursionError:
+        raise IntakeInvalid(
+            [FieldProblem("", f"{source} nests too deeply")], source=source
+        ) from None
+
+
+def parse_intake(raw: bytes | str, *, today: dt.date | None = None) -> Intake:
+    """Parse and validate a case file; raise IntakeInvalid listing every problem."""
+    document = load_json_document(raw, source="case file")
+    if not isinstance(document, dict):
+        raise IntakeInvalid(
+            [FieldProblem("", "case file must be a JSON object with the intake fields")],
+            source="case file",
+        )
+    try:
+        return Intake.model_validate(document, context={"today": today or dt.date.today()})
+    except ValidationError as exc:
+        raise IntakeInvalid(problems_from(exc), source="case file") from None

@@ -1,0 +1,80 @@
+"""One settings object, read from the environment with the prefix SAFEPASSAGE_."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """SafePassage's configuration; every field is `SAFEPASSAGE_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="SAFEPASSAGE_", extra="ignore")
+
+    home: Path = Field(
+        default_factory=lambda: Path.home() / ".safepassage",
+        description="Folder for the embedded database, key file and local notification logs.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the case store; unset means SQLite in `home`.",
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 (url-safe) of 32 random bytes; unset means a key file in `home`.",
+    )
+    notify_config: Path | None = Field(
+        default=None,
+        description="Apprise YAML file with the notification targets; unset means one in `home`.",
+    )
+    notify_max_attempts: int = Field(default=5, ge=1, le=100)
+    notify_retry_base_seconds: float = Field(default=30.0, ge=0)
+    notify_timeout_seconds: float = Field(default=10.0, gt=0)
+    notify_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a delivering process holds the items it claimed before another "
+        "process may take them over; longer than a batch of sends can take.",
+    )
+    notify_drain_interval_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often the background drainer looks for notifications that are due.",
+    )
+    notify_min_interval_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="Least time between two sends to one target; unset keeps each Apprise "
+        "service's own pacing (5.5 s for email).",
+    )
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def effective_database_url(self) -> str:
+        """Return the case store's URL: the configured one, else SQLite under `home`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'safepassage.db'}"
+
+    @property
+    def key_file(self) -> Path:
+        """Return where the embedded default keeps its master key."""
+        return self.home / "master.key"
+
+    @property
+    def effective_notify_config(self) -> Path:
+        """Return the Apprise configuration file in use."""
+        return self.notify_config or self.home / "notify.yaml"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Return the process-wide settings (read once; tests call `get_settings.cache_clear()`)."""
+    return Settings()

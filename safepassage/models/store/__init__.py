@@ -1,0 +1,1 @@
+"""The case store: SQLAlchemy models, the engine, and data functions that take a session."""

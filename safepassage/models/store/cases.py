@@ -1,0 +1,218 @@
+"""Data functions for cases: take in, look up, list, reveal. Each takes the caller's session."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from safepassage.models.crypto import CaseCipher, MasterKey
+from safepassage.models.errors import CaseNotFound
+from safepassage.models.intake import Intake
+from safepassage.models.reference import new_reference
+from safepassage.models.rules import Decision
+from safepassage.models.store.events import append_event
+from safepassage.models.store.orm import Case, SealedRecord
+from safepassage.models.vocabulary import FINAL_STAGES, Outcome, Stage
+
+INTAKE = "intake"
+
+
+def status_of(stage: str) -> str:
+    """Return `ended` for a final stage, else `active` (the flow refines this to `waiting`)."""
+    return "ended" if stage in {s.value for s in FINAL_STAGES} else "active"
+
+
+def create_case(
+    session: Session,
+    master_key: MasterKey,
+    intake: Intake,
+    decision: Decision,
+    *,
+    actor: str,
+    now: dt.datetime,
+) -> Case:
+    """Store a new case with its intake sealed, log its intake and decision, return it."""
+    stage = Stage.INELIGIBLE if decision.outcome is Outcome.INELIGIBLE else Stage.IDENTIFICATION
+    for _ in range(5):
+        reference = new_reference(intake.programme)
+        cipher, wrapped = master_key.new_case_key(reference)
+        case = Case(
+            reference=reference,
+            programme=intake.programme.value,
+            destination_country=intake.destination_country,
+            stage=stage.value,
+            status=status_of(stage),
+            decision_outcome=decision.outcome.value,
+            decision=decision.as_dict(),
+            rules_version=decision.rules_version,
+            share_with_mission=intake.consent.share_with_receiving_mission,
+            share_with_embassy=intake.consent.share_with_embassy,
+            escort_required=decision.escort_required,
+            created_at=now,
+            updated_at=now,
+            ended_at=now if stage in FINAL_STAGES else None,
+            data_key=wrapped,
+            master_key_id=master_key.key_id,
+            erased_at=None,
+        )
+        try:
+            with session.begin_nested():
+                session.add(case)
+                session.flush()
+        except IntegrityError:  # 40 random bits collided with an existing reference: draw again
+            continue
+        break
+    else:  # pragma: no cover - five collisions in a row mean the generator is broken
+        raise RuntimeError("could not draw an unused case reference")
+    seal(session, case, cipher, INTAKE, intake.model_dump_json().encode(), now=now)
+    append_event(
+        session,
+        reference=reference,
+        kind="case-taken-in",
+        actor=actor,
+        at=now,
+        stage=Stage.IDENTIFICATION.value,
+        detail={"programme": case.programme, "destination_country": case.destination_country},
+    )
+    append_event(
+        session,
+        reference=reference,
+        kind="eligibility-decided",
+        actor="rules",
+        at=now,
+        stage=stage.value,
+        rules_version=decision.rules_version,
+        detail={
+            "outcome": decision.outcome.value,
+            "rules": [f.rule for f in decision.findings],
+            "escort_required": decision.escort_required,
+        },
+    )
+    return case
+
+
+def seal(
+    session: Session,
+    case: Case,
+    cipher: CaseCipher,
+    purpose: str,
+    plaintext: bytes,
+    *,
+    now: dt.datetime,
+) -> SealedRecord:
+    """Encrypt `plaintext` under the case's key and store it for `purpose` (replacing none)."""
+    record = SealedRecord(
+        case_id=case.id, purpose=purpose, created_at=now, ciphertext=cipher.seal(purpose, plaintext)
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+def get_case(session: Session, reference: str) -> Case:
+    """Return the case with `reference`, or raise CaseNotFound."""
+    case = session.scalar(select(Case).where(Case.reference == reference))
+    if case is None:
+        raise CaseNotFound(reference)
+    return case
+
+
+def list_cases(session: Session, *, limit: int | None = None) -> list[Case]:
+    """Return cases, newest first."""
+    query = select(Case).order_by(Case.created_at.desc(), Case.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def count_cases(session: Session) -> int:
+    """Return how many cases the store holds."""
+    return session.scalar(select(func.count()).select_from(Case)) or 0
+
+
+def cipher_for(master_key: MasterKey, case: Case) -> CaseCipher:
+    """Return the cipher that opens `case`'s sealed records (KeyUnavailable once erased)."""
+    return master_key.case_cipher(case.reference, case.data_key)
+
+
+def open_sealed(session: Session, master_key: MasterKey, case: Case, purpose: str) -> bytes:
+    """Decrypt one of the case's sealed records."""
+    record = session.scalar(
+        select(SealedRecord).where(SealedRecord.case_id == case.id, SealedRecord.purpose == purpose)
+    )
+    if record is None:
+        raise KeyError(purpose)
+    return cipher_for(master_key, case).open(purpose, record.ciphertext)
+
+
+def read_intake(session: Session, master_key: MasterKey, case: Case) -> Intake:
+    """Decrypt the case's intake (for the system's own use: no disclosure is logged)."""
+    return Intake.model_validate_json(open_sealed(session, master_key, case, INTAKE))
+
+
+def reveal_intake(
+    session: Session,
+    master_key: MasterKey,
+    case: Case,
+    *,
+    actor: str,
+    purpose: str,
+    now: dt.datetime,
+) -> Intake:
+    """Decrypt the intake for a person to see, and log that disclosure in the event log."""
+    intake = read_intake(session, master_key, case)
+    append_event(
+        session,
+        reference=case.reference,
+        kind="personal-data-revealed",
+        actor=actor,
+        at=now,
+        stage=case.stage,
+        detail={"purpose": purpose, "records": [INTAKE]},
+    )
+    return intake
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """What may be shown of a case without revealing anyone: no personal data at all."""
+
+    reference: str
+    programme: str
+    destination_country: str
+    stage: str
+    status: str
+    decision: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def of(cls, case: Case) -> CaseSummary:
+        return cls(
+            reference=case.reference,
+            programme=case.programme,
+            destination_country=case.destination_country,
+            stage=case.stage,
+            status=case.status,
+            decision=case.decision_outcome,
+            created_at=case.created_at,
+            updated_at=case.updated_at,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the summary as JSON-ready values."""
+        return {
+            "reference": self.reference,
+            "programme": self.programme,
+            "destination_country": self.destination_country,
+            "stage": self.stage,
+            "status": self.status,
+            "decision": self.decision,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }

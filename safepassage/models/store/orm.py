@@ -1,0 +1,154 @@
+"""The case store's tables.
+
+Only the case reference and operational facts (programme, stage, consent flags, decision) are
+stored in clear. Everything personal lives in `sealed_records`, encrypted under the case's own
+data key (see crypto.py), so erasing a case is destroying one key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Store UTC without a zone (SQLite has none); hand back aware datetimes on every database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("datetimes stored in the case store must be timezone-aware")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Case(Base):
+    """One person's return, known outside the store only by its reference."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    programme: Mapped[str] = mapped_column(String(8), index=True)
+    destination_country: Mapped[str] = mapped_column(String(2))
+    stage: Mapped[str] = mapped_column(String(24), index=True)
+    status: Mapped[str] = mapped_column(String(12))
+    # The decision is kept in clear: outcome, rule ids and reasons are categories, not identity,
+    # and the office's statistics need them after a case is erased.
+    decision_outcome: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[dict[str, Any]]
+    rules_version: Mapped[str] = mapped_column(String(20))
+    # Consent flags decide what notifications may carry; they are needed without a key.
+    share_with_mission: Mapped[bool] = mapped_column(Boolean)
+    share_with_embassy: Mapped[bool] = mapped_column(Boolean)
+    escort_required: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
+    # The case's data key, wrapped by the master key; NULL once the case is erased.
+    data_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    master_key_id: Mapped[str] = mapped_column(String(16))
+    erased_at: Mapped[dt.datetime | None]
+    flow_run_id: Mapped[str | None] = mapped_column(String(36))
+
+    sealed: Mapped[list[SealedRecord]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class SealedRecord(Base):
+    """A piece of a case's personal data, encrypted under the case's data key."""
+
+    __tablename__ = "sealed_records"
+    __table_args__ = (UniqueConstraint("case_id", "purpose"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    # What the record holds, for example "intake" or "checkpoint:ticket:2"; never personal itself.
+    purpose: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+
+    case: Mapped[Case] = relationship(back_populates="sealed")
+
+
+class CaseEvent(Base):
+    """One entry of the append-only event log; `hash` chains it to the entry before it.
+
+    The chain runs over the whole store, not per case, so that deleting a case's entries
+    (or the last entries of all) breaks it too. `detail` never holds personal data.
+    """
+
+    __tablename__ = "case_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    reference: Mapped[str | None] = mapped_column(String(20), index=True)
+    at: Mapped[dt.datetime]
+    kind: Mapped[str] = mapped_column(String(48))
+    actor: Mapped[str] = mapped_column(String(120))
+    stage: Mapped[str | None] = mapped_column(String(24))
+    rules_version: Mapped[str | None] = mapped_column(String(20))
+    detail: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class ChainHead(Base):
+    """The single row holding the event chain's last sequence number and hash.
+
+    Appending locks this row first, which serialises writers on PostgreSQL, and lets
+    verification notice entries removed from the end of the log.
+    """
+
+    __tablename__ = "chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class StoreMeta(Base):
+    """Facts about the store itself, such as which master key it was created with."""
+
+    __tablename__ = "store_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,82 @@
+"""The closed vocabularies of a case: programmes, bases of identification, needs, stages."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Programme(StrEnum):
+    """A return programme run with a receiving mission."""
+
+    BG = "BG"
+    CZ = "CZ"
+    RO = "RO"
+    HU = "HU"
+    ADHOC = "ADHOC"
+
+
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNDISCLOSED = "undisclosed"
+
+
+class IdentificationBasis(StrEnum):
+    """How the person came to be identified as a (potential) victim of trafficking."""
+
+    NRM_CONCLUSIVE_GROUNDS = "nrm_conclusive_grounds"
+    NRM_REASONABLE_GROUNDS = "nrm_reasonable_grounds"
+    POLICE_REFERRAL = "police_referral"
+    NGO_REFERRAL = "ngo_referral"
+    CONSULAR_IDENTIFICATION = "consular_identification"
+    EXPLOITATION_NOT_NRM = "exploitation_not_nrm"
+
+
+class Need(StrEnum):
+    SHELTER = "shelter"
+    MEDICAL = "medical"
+    DENTAL = "dental"
+    PSYCHOLOGICAL = "psychological"
+    COUNSELLING = "counselling"
+    HOUSING = "housing"
+    TRAINING = "training"
+    WORK_THERAPY = "work_therapy"
+    SOCIO_LEGAL = "socio_legal"
+    TRANSLATION = "translation"
+    WITNESS_PROTECTION = "witness_protection"
+    ESCORT = "escort"
+
+
+class RiskLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Stage(StrEnum):
+    """Where a case stands; the names are part of the CLI's JSON interface."""
+
+    IDENTIFICATION = "identification"
+    TRAVEL_DOCUMENT = "travel-document"
+    TICKETING = "ticketing"
+    EMBASSY_LIAISON = "embassy-liaison"
+    DEPARTURE = "departure"
+    ARRIVAL = "arrival"
+    REINTEGRATION = "reintegration"
+    FOLLOW_UP = "follow-up"
+    CLOSED = "closed"
+    INELIGIBLE = "ineligible"
+    WITHDRAWN = "withdrawn"
+
+
+#: Stages after which nothing more happens to a case.
+FINAL_STAGES = frozenset({Stage.CLOSED, Stage.INELIGIBLE, Stage.WITHDRAWN})
+
+
+class Outcome(StrEnum):
+    """An eligibility decision; the order of severity is ineligible > needs_review > eligible."""
+
+    ELIGIBLE = "eligible"
+    NEEDS_REVIEW = "needs_review"
+    INELIGIBLE = "ineligible"
