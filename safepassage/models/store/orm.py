@@ -15,7 +15,6 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
     MetaData,
