@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -151,3 +152,51 @@ class StoreMeta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class OutboxItem(Base):
+    """One notification for one target, queued in the stage's transaction and delivered after.
+
+    Writing the message here first makes delivery durable: a crash between the stage's commit and
+    the send leaves a pending row, not a lost message. The unique constraint makes queueing
+    idempotent per (case, event, target, stage attempt), so a replayed stage sends nothing twice.
+    `uuid` is the message id recipients de-duplicate on, since delivery is at-least-once.
+    """
+
+    __tablename__ = "outbox_items"
+    __table_args__ = (
+        UniqueConstraint("case_id", "event", "target", "stage_attempt"),
+        # The drain query: pending items whose next attempt is due, oldest first.
+        Index("ix_outbox_items_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(32))
+    # The tags that matched this target for the event, e.g. "mission-ro"; decides the consent
+    # that applies when the level is decided again at send time.
+    audience: Mapped[str] = mapped_column(String(120))
+    # A stable label of the target (its tags and a digest of its configuration entry), never
+    # its URL: URLs can hold credentials.
+    target: Mapped[str] = mapped_column(String(120))
+    stage_attempt: Mapped[str] = mapped_column(String(64))
+    # "detailed" if a detailed body was sealed at queue time; the level sent may be lower.
+    level: Mapped[str] = mapped_column(String(10))
+    level_sent: Mapped[str | None] = mapped_column(String(10))
+    title: Mapped[str] = mapped_column(String(200))
+    # The minimal body is free of personal data and kept in clear; the detailed body is sealed
+    # under the case's key (purpose "outbox:<uuid>"), so erasing the case erases it too.
+    body: Mapped[str] = mapped_column(Text)
+    sealed_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(12))
+    tries: Mapped[int] = mapped_column(Integer)
+    requeued: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[dt.datetime]
+    # The lease: who is sending the item now, and until when the claim holds.
+    claimed_by: Mapped[str | None] = mapped_column(String(36))
+    claimed_until: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    sent_at: Mapped[dt.datetime | None]

@@ -1,0 +1,158 @@
+"""The notification events, who hears of each, and what each recipient is expected to do next.
+
+These tables are the policy: change who is told what here, and nowhere else. Event names are
+part of the interface (titles, the outbox, the CLI's JSON), so rename none lightly.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Event(StrEnum):
+    """Something in a case that a recipient must hear of."""
+
+    CASE_ACCEPTED = "case-accepted"
+    REVIEW_NEEDED = "review-needed"
+    CASE_INELIGIBLE = "case-ineligible"
+    TRAVEL_DOCUMENT_REQUESTED = "travel-document-requested"
+    TRAVEL_DOCUMENT_ISSUED = "travel-document-issued"
+    TICKET_BOOKED = "ticket-booked"
+    EMBASSY_LIAISON = "embassy-liaison"
+    DEPARTED = "departed"
+    ARRIVAL_CONFIRMED = "arrival-confirmed"
+    REINTEGRATION_PLAN = "reintegration-plan"
+    GRANT_APPROVED = "grant-approved"
+    FOLLOWUP_DUE = "followup-due"
+    FOLLOWUP_OVERDUE = "followup-overdue"
+    RISK_ALERT = "risk-alert"
+    BOOKING_CANCELLED = "booking-cancelled"
+    SLA_BREACHED = "sla-breached"
+    CASE_WITHDRAWN = "case-withdrawn"
+    CASE_CLOSED = "case-closed"
+    DELIVERY_FAILED = "delivery-failed"
+
+
+class Audience(StrEnum):
+    """A kind of recipient; missions and embassies are per country, coordinators are one."""
+
+    MISSION = "mission"
+    EMBASSY = "embassy"
+    COORDINATORS = "coordinators"
+
+
+E = Event
+
+#: Who is told of what. One row per audience, as the programme agreements read.
+AUDIENCE_EVENTS: dict[Audience, frozenset[Event]] = {
+    Audience.MISSION: frozenset({
+        E.CASE_ACCEPTED, E.TRAVEL_DOCUMENT_REQUESTED, E.TRAVEL_DOCUMENT_ISSUED, E.TICKET_BOOKED,
+        E.DEPARTED, E.ARRIVAL_CONFIRMED, E.REINTEGRATION_PLAN, E.GRANT_APPROVED, E.FOLLOWUP_DUE,
+        E.FOLLOWUP_OVERDUE, E.BOOKING_CANCELLED, E.CASE_WITHDRAWN, E.CASE_CLOSED,
+    }),
+    Audience.EMBASSY: frozenset({
+        E.TRAVEL_DOCUMENT_REQUESTED, E.EMBASSY_LIAISON, E.BOOKING_CANCELLED, E.CASE_WITHDRAWN,
+    }),
+    Audience.COORDINATORS: frozenset({
+        E.REVIEW_NEEDED, E.CASE_INELIGIBLE, E.FOLLOWUP_OVERDUE, E.RISK_ALERT, E.SLA_BREACHED,
+        E.BOOKING_CANCELLED, E.DELIVERY_FAILED,
+    }),
+}  # fmt: skip
+
+#: One line on what happened, for every message of the event.
+EVENT_SUMMARY: dict[Event, str] = {
+    E.CASE_ACCEPTED: "The case was accepted for a voluntary return under the programme.",
+    E.REVIEW_NEEDED: "The eligibility rules could not decide the case on their own.",
+    E.CASE_INELIGIBLE: "The case was found not eligible for the programme.",
+    E.TRAVEL_DOCUMENT_REQUESTED: "An emergency travel document was requested.",
+    E.TRAVEL_DOCUMENT_ISSUED: "The travel document was issued.",
+    E.TICKET_BOOKED: "The journey was booked.",
+    E.EMBASSY_LIAISON: "The return is notified to the embassy, as the programme requires.",
+    E.DEPARTED: "The person has departed from the UK.",
+    E.ARRIVAL_CONFIRMED: "The arrival and handover were confirmed.",
+    E.REINTEGRATION_PLAN: "The reintegration plan is due or was agreed.",
+    E.GRANT_APPROVED: "The reintegration grant was approved.",
+    E.FOLLOWUP_DUE: "A follow-up with the person is due.",
+    E.FOLLOWUP_OVERDUE: "A follow-up report is overdue.",
+    E.RISK_ALERT: "A raised risk was reported for the case.",
+    E.BOOKING_CANCELLED: "The booked journey was cancelled.",
+    E.SLA_BREACHED: "A stage has taken longer than its agreed time.",
+    E.CASE_WITHDRAWN: "The person withdrew from the return; everything pending stops.",
+    E.CASE_CLOSED: "The case was closed.",
+    E.DELIVERY_FAILED: "A notification of this case could not be delivered.",
+}
+
+M, B, C = Audience.MISSION, Audience.EMBASSY, Audience.COORDINATORS
+
+#: The next action expected of the recipient, in plain words, per (event, audience).
+NEXT_ACTION: dict[tuple[Event, Audience], str] = {
+    (E.CASE_ACCEPTED, M): "Confirm you can receive the person and start planning reception.",
+    (E.TRAVEL_DOCUMENT_REQUESTED, M): "No action yet; we will tell you when it is issued.",
+    (E.TRAVEL_DOCUMENT_REQUESTED, B): "Process the emergency travel document request.",
+    (E.TRAVEL_DOCUMENT_ISSUED, M): "No action yet; the booking follows.",
+    (E.TICKET_BOOKED, M): "Arrange the meeting at arrival, onward transport and accommodation.",
+    (E.DEPARTED, M): "Meet the person on arrival as arranged.",
+    (E.ARRIVAL_CONFIRMED, M): "Start the needs analysis for the reintegration plan.",
+    (E.REINTEGRATION_PLAN, M): "Send the reintegration plan to the UK office.",
+    (E.GRANT_APPROVED, M): "Deliver the in-kind grant as planned and report when it is done.",
+    (E.FOLLOWUP_DUE, M): "Check on the person and send the follow-up report by the due date.",
+    (E.FOLLOWUP_OVERDUE, M): "Send the overdue follow-up report as soon as you can.",
+    (E.FOLLOWUP_OVERDUE, C): "Contact the receiving mission about the overdue follow-up.",
+    (E.EMBASSY_LIAISON, B): "Acknowledge the return and tell the UK office of any requirement.",
+    (E.BOOKING_CANCELLED, M): "Stand down the arrival arrangements until a new booking.",
+    (E.BOOKING_CANCELLED, B): "No action; a new date will follow if the return goes ahead.",
+    (E.BOOKING_CANCELLED, C): "Decide whether to rebook, and record the reason.",
+    (E.CASE_WITHDRAWN, M): "Stop all arrangements for this case.",
+    (E.CASE_WITHDRAWN, B): "Stop processing for this case.",
+    (E.CASE_CLOSED, M): "No further action; thank you.",
+    (E.REVIEW_NEEDED, C): "Review the eligibility decision in SafePassage.",
+    (E.CASE_INELIGIBLE, C): "Tell the referrer and discuss other support with them.",
+    (E.RISK_ALERT, C): "Assess the risk now and decide whether travel can go ahead.",
+    (E.SLA_BREACHED, C): "Look at the stage that is late and unblock it.",
+    (E.DELIVERY_FAILED, C): "Check the target's configuration and reach the recipient another way.",
+}  # fmt: skip
+
+del M, B, C
+
+#: The countries with a standing programme: each must have a mission target at start-up.
+PROGRAMME_COUNTRIES = ("BG", "CZ", "RO", "HU")
+
+#: The tag that clears a target to receive personal details (with the person's consent).
+SECURE_TAG = "secure"
+
+
+def audiences_for(event: Event) -> list[Audience]:
+    """Return the audiences told of `event`, in the table's order."""
+    return [audience for audience, events in AUDIENCE_EVENTS.items() if event in events]
+
+
+def tag_for(audience: Audience, country: str) -> str:
+    """Return the Apprise tag of `audience` for a case going to `country` (ISO alpha-2)."""
+    if audience is Audience.COORDINATORS:
+        return "coordinators"
+    return f"{audience.value}-{country.lower()}"
+
+
+def next_action(event: Event, audience: Audience) -> str:
+    """Return what the recipient is expected to do next, in plain words."""
+    return NEXT_ACTION.get((event, audience), "No action needed; for your information.")
+
+
+def _check_tables() -> None:
+    # Every (event, audience) pair the routing table sends needs its next action in plain words:
+    # catching a gap at import beats a message that says nothing useful.
+    missing = [
+        (event.value, audience.value)
+        for audience, events in AUDIENCE_EVENTS.items()
+        for event in events
+        if (event, audience) not in NEXT_ACTION
+    ]
+    unreachable = [event.value for event in Event if not audiences_for(event)]
+    if missing or unreachable or set(EVENT_SUMMARY) != set(Event):
+        raise RuntimeError(
+            f"notification tables are incomplete: next action missing for {missing}, "
+            f"no audience for {unreachable}"
+        )
+
+
+_check_tables()
