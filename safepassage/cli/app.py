@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from safepassage.cli import cases, demo, intake, keys, notifications
+from safepassage.cli import cases, demo, intake, keys, notifications, runs
 from safepassage.models.errors import (
     CaseNotFound,
     CaseStateError,
@@ -28,7 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (intake, cases, keys, demo, notifications):
+for module in (intake, cases, keys, runs, demo, notifications):
     module.register(app)
 
 USAGE_EXIT = 2

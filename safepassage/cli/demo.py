@@ -1,43 +1,129 @@
-"""`safepassage demo`: the README's main command, run on the embedded default.
+"""`safepassage demo`: the README's main command, on the embedded default.
 
-Until the return-case flow exists, the demo takes every example case through validation and the
-programme rules (a dry run: nothing is stored) and prints what each would get.
+It serves the deployments (unless `safepassage serve` already runs for this SAFEPASSAGE_HOME),
+takes in every example case, plays the coordinator through each checkpoint with sample answers
+through the same paths as `safepassage intake` and `safepassage resume`, and prints a summary.
+The data stays: run `safepassage serve` to look at the cases in the Prefect UI.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from safepassage.cli import common, output
-from safepassage.models.errors import ConfigurationError
+from safepassage.models.errors import ConfigurationError, SafePassageError
 from safepassage.models.intake import parse_intake
 from safepassage.models.rules import decide
+from safepassage.models.settings import get_settings
+
+if TYPE_CHECKING:
+    from safepassage.deployments.background import BackgroundServe
+    from safepassage.deployments.coordinator import FollowedCase
+    from safepassage.deployments.sample_answers import Scenario
 
 #: Where the example case files live in a checkout (the demo runs from one).
 DEFAULT_EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _scenarios() -> dict[str, Scenario]:
+    from safepassage.deployments.sample_answers import Scenario
+
+    return {
+        "bg-eligible": Scenario(missed_flights=1),  # a missed flight and a rebooking
+        "cz-needs-review": Scenario(approve_review=False),  # a review that says no
+        "hu-eligible": Scenario(recommended_grant_chf=2400, approved_grant_chf=2000),
+    }
 
 
 def demo(
     examples: Annotated[
         Path, typer.Option("--examples", help="Folder of example case files (*.json).")
     ] = DEFAULT_EXAMPLES,
+    port: Annotated[int, typer.Option(help="Port for the Prefect server if none runs.")] = 4200,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 900,
 ) -> None:
-    """Decide every example case (dry run) and print a summary table."""
+    """Take the example cases through their flows, playing the coordinator; print a summary."""
     files = sorted(examples.glob("*.json"))
     if not files:
         raise ConfigurationError(f"--examples: no *.json case files in {examples}")
-    today = common.now().date()
-    rows = []
+    serving = _ensure_serving(port)
+    try:
+        _run(files, timeout)
+    finally:
+        if serving is not None:
+            output.notice("stopping the demo's server; `safepassage serve` shows the cases again")
+            serving.stop()
+
+
+def _ensure_serving(port: int) -> BackgroundServe | None:
+    from safepassage.deployments.background import BackgroundServe, free_port, port_is_free
+    from safepassage.deployments.environment import connect, prefect_home
+
+    try:
+        connect(get_settings())
+        output.notice("using the running `safepassage serve`")
+        return None
+    except ConfigurationError:
+        pass
+    chosen = port if port_is_free(port) else free_port()
+    output.notice(f"starting `safepassage serve` on 127.0.0.1:{chosen} (about 15 s)...")
+    return BackgroundServe.start(
+        port=chosen, log_path=prefect_home(get_settings()) / "demo-serve.log"
+    )
+
+
+def _run(files: list[Path], timeout: float) -> None:
+    from safepassage.deployments.environment import connect
+
+    connect(get_settings())  # before prefect is imported: it reads its settings once
+    from safepassage.deployments.coordinator import FollowedCase, play
+    from safepassage.deployments.operations import take_in
+    from safepassage.deployments.sample_answers import Scenario
+
+    cases = []
     for path in files:
-        decision = decide(parse_intake(common.read_document(path, source=path.name)), today=today)
-        rows.append(
-            (path.name, decision.outcome.value, decision.rules_version, "; ".join(decision.reasons))
-        )
+        case_file = parse_intake(common.read_document(path, source=path.name))
+        decision = decide(case_file, today=common.now().date())
+        taken = take_in(case_file, decision, actor="demo")
+        scenario = _scenarios().get(path.stem, Scenario())
+        cases.append(FollowedCase(taken["reference"], path.stem, scenario))
+        say(f"took in {path.name:26} as {taken['reference']}: {decision.outcome.value}")
+    try:
+        play(cases, timeout=timeout, report=say)
+    except TimeoutError as exc:
+        raise SafePassageError(f"{exc} (raise --timeout on a slow machine)") from None
+    finally:
+        _summary(cases)
+    if any(c.broken for c in cases):
+        raise ConfigurationError("a case's run failed: open it in the Prefect UI for the reason")
+
+
+def say(line: str) -> None:
+    """Print a progress line at once (stdout may be a pipe)."""
+    output.console.print(line, markup=False)
+    output.console.file.flush()
+
+
+def _summary(cases: list[FollowedCase]) -> None:
+    from safepassage.notifications import list_outbox
+
+    store = common.store()
+    try:
+        with store.transaction() as session:
+            rows = []
+            for case in cases:
+                items = list_outbox(session, reference=case.reference)
+                sent = sum(1 for i in items if i.state == "sent")
+                rows.append((case.reference, case.label, case.stage, f"{sent} of {len(items)}"))
+    finally:
+        store.dispose()
     output.table(
-        "example cases (dry run: nothing stored)", ["file", "decision", "rules", "why"], rows
+        "demo summary",
+        ["reference", "example", "stage", "notifications sent"],
+        rows,
     )
 
 

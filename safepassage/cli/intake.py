@@ -10,7 +10,6 @@ import typer
 from safepassage.cli import common, output
 from safepassage.models.intake import parse_intake
 from safepassage.models.rules import Decision, decide
-from safepassage.models.store.cases import create_case
 
 
 def _print_decision(decision: Decision) -> None:
@@ -39,26 +38,19 @@ def intake(
     decision = decide(case_file, today=common.now().date())
     result: dict[str, Any] = {"decision": decision.as_dict()}
     if not dry_run:
-        store = common.store()
-        try:
-            with store.transaction() as session:
-                case = create_case(
-                    session,
-                    store.master_key,
-                    case_file,
-                    decision,
-                    actor=common.operator_name(by),
-                    now=common.now(),
-                )
-                result.update(reference=case.reference, stage=case.stage, status=case.status)
-        finally:
-            store.dispose()
+        from safepassage.deployments.operations import take_in
+
+        result.update(take_in(case_file, decision, actor=common.operator_name(by)))
     if as_json:
         output.emit_json(result)
         return
     if "reference" in result:
         output.console.print(f"reference: {result['reference']}", markup=False)
     _print_decision(decision)
+    if "flow_run_id" in result:
+        output.console.print(
+            f"flow run: {result['flow_run_id']}\nPrefect UI: {result['ui_url']}", markup=False
+        )
     if dry_run:
         output.console.print("dry run: nothing was stored", markup=False)
 

@@ -51,6 +51,19 @@ class Settings(BaseSettings):
         "service's own pacing (5.5 s for email).",
     )
 
+    runner_poll_seconds: int = Field(
+        default=1,
+        ge=1,
+        le=60,
+        description="How often the serving process polls for runs to start (Prefect: 10).",
+    )
+    flow_run_limit: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Flow-run processes `serve` runs at once; unset means two per core.",
+    )
+
     @field_validator("home", mode="after")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:

@@ -97,11 +97,16 @@ class Targets:
 # -- the embedded default ------------------------------------------------------------------------
 
 
+#: Ad hoc destinations the embedded default serves too: the example ad hoc case goes to Moldova.
+DEMO_ADHOC_COUNTRIES = ("MD",)
+
+
 def default_config_text(home: Path) -> str:
     """Return the embedded default: JSON-lines logs under `home`, no target cleared `secure`."""
     folder = home / "notifications"
-    tags = [tag_for(Audience.MISSION, c) for c in PROGRAMME_COUNTRIES]
-    tags += [tag_for(Audience.EMBASSY, c) for c in PROGRAMME_COUNTRIES]
+    countries = (*PROGRAMME_COUNTRIES, *DEMO_ADHOC_COUNTRIES)
+    tags = [tag_for(Audience.MISSION, c) for c in countries]
+    tags += [tag_for(Audience.EMBASSY, c) for c in countries]
     tags.append(tag_for(Audience.COORDINATORS, ""))
     urls = [{jsonl_target.url_for(folder / f"{tag}.jsonl"): {"tag": tag}} for tag in tags]
     header = (
@@ -109,6 +114,7 @@ def default_config_text(home: Path) -> str:
         "# This default writes each message as a JSON line to a local file, so the demo needs no\n"
         "# mail server. Replace the entries with real targets (see docs/notifications.md); put\n"
         "# credentials in environment variables and write them here as ${NAME}.\n"
+        "# An ad hoc return needs mission-<cc> and embassy-<cc> targets (md: the example).\n"
     )
     return header + yaml.safe_dump({"version": 1, "urls": urls}, sort_keys=False)
 

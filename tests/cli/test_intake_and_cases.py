@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import pytest
 
+from safepassage.models.rules import decide
+from safepassage.models.store.cases import create_case
+from safepassage.models.store.db import Store
 from tests.cli.helpers import run_cli
-from tests.factories import PERSONAL_VALUES, intake_json
+from tests.factories import PERSONAL_VALUES, TODAY, intake, intake_json
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -82,12 +86,28 @@ def test_an_empty_store_lists_no_cases_as_json(home: Path) -> None:
     assert "created a master key file" not in run_cli("cases", "--json").stderr
 
 
-def test_a_taken_in_case_shows_masked_until_revealed_and_the_reveal_is_logged(
+def test_intake_without_a_running_server_says_to_start_one_and_writes_nothing(
     tmp_path: Path, home: Path
 ) -> None:
-    taken = run_cli("intake", str(write(tmp_path, "bg.json", intake_json("BG"))), "--json")
-    assert taken.code == 0, taken.stderr
-    reference = taken.json()["reference"]
+    result = run_cli("intake", str(write(tmp_path, "bg.json", intake_json("BG"))))
+    assert result.code == 2
+    assert "start `safepassage serve`" in result.stderr
+    assert not (home / "safepassage.db").exists()
+
+
+def test_a_stored_case_shows_masked_until_revealed_and_the_reveal_is_logged(
+    sqlite_store: Store,
+) -> None:
+    case_file = intake("BG")
+    with sqlite_store.transaction() as session:
+        reference = create_case(
+            session,
+            sqlite_store.master_key,
+            case_file,
+            decide(case_file, today=TODAY),
+            actor="test",
+            now=dt.datetime.now(dt.UTC),
+        ).reference
 
     listed = run_cli("cases", "--json").json()
     assert [c["reference"] for c in listed] == [reference]

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -88,6 +89,9 @@ class Case(Base):
     master_key_id: Mapped[str] = mapped_column(String(16))
     erased_at: Mapped[dt.datetime | None]
     flow_run_id: Mapped[str | None] = mapped_column(String(36))
+    # The checkpoint the flow waits at and since when (for status, reports and time limits).
+    waiting_for: Mapped[str | None] = mapped_column(String(32))
+    waiting_since: Mapped[dt.datetime | None]
 
     sealed: Mapped[list[SealedRecord]] = relationship(
         back_populates="case", cascade="all, delete-orphan", passive_deletes=True
@@ -200,3 +204,66 @@ class OutboxItem(Base):
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
     sent_at: Mapped[dt.datetime | None]
+
+
+class CaseAction(Base):
+    """A stage's side effect, done once per (case, action, attempt): the stages' idempotency ledger.
+
+    A task records its action in the same transaction as the stage change, the event and the
+    queued notifications; if the row exists already (a resume, a retry, a new flow run of the same
+    case), the task does nothing again. A rebooking after a missed flight is a new attempt.
+    """
+
+    __tablename__ = "case_actions"
+    __table_args__ = (UniqueConstraint("case_id", "action", "attempt"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(48))
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime]
+    # PII-free facts about the action, for reports and the flow's replay.
+    detail: Mapped[dict[str, Any]]
+
+
+class CheckpointAnswer(Base):
+    """An accepted answer to a checkpoint form; the answer itself is sealed in `sealed_records`.
+
+    The flow asks this table, not Prefect, whether a checkpoint was answered: Prefect's copy of
+    the answer is deleted once it is stored here.
+    """
+
+    __tablename__ = "checkpoint_answers"
+    __table_args__ = (UniqueConstraint("case_id", "checkpoint", "attempt"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    checkpoint: Mapped[str] = mapped_column(String(32))
+    attempt: Mapped[int] = mapped_column(Integer)
+    answered_at: Mapped[dt.datetime]
+    # The coordinator's name or initials: staff, not the person returning; the audit needs it.
+    entered_by: Mapped[str] = mapped_column(String(200))
+    # The PII-free facts the flow branches on (approved, boarded, a grant above the standard).
+    summary: Mapped[dict[str, Any]]
+
+
+class FollowUp(Base):
+    """A reintegration follow-up due after arrival; the store, not Prefect, holds the truth."""
+
+    __tablename__ = "followups"
+    __table_args__ = (
+        UniqueConstraint("case_id", "number"),
+        # The reconcile's query: what is due or overdue, by state and date.
+        Index("ix_followups_state_due", "state", "due_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    window_days: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(12))
+    flow_run_id: Mapped[str | None] = mapped_column(String(36))
+    reported_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]

@@ -1,0 +1,75 @@
+"""`safepassage serve`, `status` and `resume`: running cases as Prefect flow runs.
+
+Prefect is imported inside the commands: it takes seconds, and the other commands need none of it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from safepassage.cli import common, output
+from safepassage.models.intake import load_json_document
+from safepassage.models.settings import get_settings
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address the Prefect server listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The Prefect server's port.")] = 4200,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Flow-run processes at once (default: 2 per core)."),
+    ] = None,
+) -> None:
+    """Start the Prefect server (unless PREFECT_API_URL names one) and serve the deployments."""
+    from safepassage.deployments.serve import serve as run_serving
+
+    def ready(address: Any) -> None:
+        output.notice(f"SafePassage is serving. Prefect UI: {address.ui_url}  (Ctrl-C stops)")
+
+    run_serving(get_settings(), host=host, port=port, limit=limit, on_ready=ready)
+    output.notice("stopped; nothing is lost: `safepassage serve` picks up where it left off")
+
+
+def status(
+    reference: Annotated[str, typer.Argument(help="The case reference.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show where a case stands and what it waits for."""
+    from safepassage.deployments.operations import case_status
+
+    result = case_status(common.reference_argument(reference))
+    if as_json:
+        output.emit_json(result)
+        return
+    waiting = result["waiting_for"] or "nothing (running or ended)"
+    output.console.print(
+        f"{result['reference']}: stage {result['stage']}, {result['status']}; "
+        f"waiting for {waiting}\nrun: {result['run_state']}  {result['ui_url'] or ''}",
+        markup=False,
+    )
+
+
+def resume(
+    reference: Annotated[str, typer.Argument(help="The case reference.")],
+    input_file: Annotated[Path, typer.Option("--input", help="The checkpoint answer (JSON).")],
+    checkpoint: Annotated[
+        str | None, typer.Option("--checkpoint", help="The checkpoint you answer (a safeguard).")
+    ] = None,
+) -> None:
+    """Answer the checkpoint a case waits at, exactly as the Prefect UI form would."""
+    from safepassage.deployments.operations import answer_checkpoint
+
+    ref = common.reference_argument(reference)
+    raw = load_json_document(common.read_document(input_file, source="answer"), source="answer")
+    answered = answer_checkpoint(ref, raw, expected=checkpoint)
+    output.console.print(f"resumed {ref} at {answered.value}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the run commands to the app."""
+    app.command("serve")(serve)
+    app.command("status")(status)
+    app.command("resume")(resume)

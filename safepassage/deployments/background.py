@@ -1,0 +1,89 @@
+"""Run `safepassage serve` as a child process: for the demo, the tests and the benchmarks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from safepassage.deployments.environment import healthy
+from safepassage.deployments.serve import RETURN_CASE
+from safepassage.models.errors import ConfigurationError
+
+READY_TIMEOUT_SECONDS = 180.0
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    """Return whether nothing listens on 127.0.0.1:`port`."""
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def deployment_ready(api_url: str) -> bool:
+    """Return whether the return-case deployment is registered (serve is taking runs)."""
+    try:
+        with urllib.request.urlopen(f"{api_url}/deployments/name/{RETURN_CASE}", timeout=2) as r:  # noqa: S310 - our own server
+            return bool(r.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@dataclass
+class BackgroundServe:
+    """A `safepassage serve` child process and the API it serves."""
+
+    process: subprocess.Popen[bytes]
+    api_url: str
+    log_path: Path
+
+    @classmethod
+    def start(
+        cls, *, port: int, log_path: Path, env: dict[str, str] | None = None, limit: int = 4
+    ) -> BackgroundServe:
+        """Start serving on `port` and wait until runs can be created."""
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "safepassage.cli.app", "serve", "--port", str(port)]
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [*command, "--limit", str(limit)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **(env or {})},
+                start_new_session=True,
+            )
+        serving = cls(process, f"http://127.0.0.1:{port}/api", log_path)
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise ConfigurationError(f"`safepassage serve` exited at start; see {log_path}")
+            if healthy(serving.api_url, timeout=1) and deployment_ready(serving.api_url):
+                return serving
+            time.sleep(0.5)
+        serving.stop()
+        raise ConfigurationError(f"`safepassage serve` was not ready in time; see {log_path}")
+
+    def stop(self, *, timeout: float = 60.0) -> None:
+        """Stop serving as Ctrl-C would (it stops its server too); kill it if it hangs."""
+        if self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=timeout)

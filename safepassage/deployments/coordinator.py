@@ -1,0 +1,97 @@
+"""Play the coordinator: answer every checkpoint a case waits at with sample answers.
+
+The demo and the flow tests follow cases this way, through the same operations as
+`safepassage status` and `safepassage resume`, until each reaches a stage of interest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+
+from safepassage.deployments.operations import answer_checkpoint, case_status
+from safepassage.deployments.sample_answers import Scenario, sample_answer
+from safepassage.models.checkpoints import Checkpoint
+from safepassage.models.vocabulary import FINAL_STAGES, Stage
+
+#: Stages at which the return is over for the coordinator (follow-ups come months later).
+RETURNED = frozenset({s.value for s in FINAL_STAGES} | {Stage.REINTEGRATION.value})
+#: Run states that need a person: reported, not waited on.
+BROKEN = frozenset({"Failed", "Crashed", "Cancelled"})
+
+
+@dataclass
+class FollowedCase:
+    """A case the coordinator follows, and what happened to it."""
+
+    reference: str
+    label: str
+    scenario: Scenario = field(default_factory=Scenario)
+    stage: str = Stage.IDENTIFICATION.value
+    run_state: str | None = None
+    answered: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def broken(self) -> bool:
+        """Return whether the case's run stopped in a state that needs a person."""
+        return self.run_state in BROKEN
+
+
+def play(
+    cases: Collection[FollowedCase],
+    *,
+    until: Collection[str] = RETURNED,
+    stop_at: Collection[Checkpoint] = (),
+    timeout: float = 600.0,
+    today: dt.date | None = None,
+    report: Callable[[str], None] = lambda _: None,
+) -> None:
+    """Answer checkpoints until every case is at a stage in `until`, or waits at `stop_at`.
+
+    Raises TimeoutError naming the cases still open after `timeout` seconds.
+    """
+    today = today or dt.date.today()
+    deadline = time.monotonic() + timeout
+    parked: set[str] = set()
+    while True:
+        open_cases = [
+            c for c in cases if c.stage not in until and not c.broken and c.reference not in parked
+        ]
+        if not open_cases:
+            return
+        if time.monotonic() > deadline:
+            names = ", ".join(f"{c.reference} ({c.stage})" for c in open_cases)
+            raise TimeoutError(f"still open after {timeout:.0f} s: {names}")
+        for case in open_cases:
+            _step(case, stop_at, parked, today, report)
+        time.sleep(0.5)
+
+
+def _step(
+    case: FollowedCase,
+    stop_at: Collection[Checkpoint],
+    parked: set[str],
+    today: dt.date,
+    report: Callable[[str], None],
+) -> None:
+    status = case_status(case.reference)
+    case.run_state = status["run_state"]
+    if status["stage"] != case.stage:
+        case.stage = status["stage"]
+        report(f"{case.reference}: {case.stage}")
+    if case.broken:
+        report(f"{case.reference}: its run is {case.run_state}; see the Prefect UI")
+        return
+    waiting = status["waiting_for"]
+    if waiting is None:
+        return
+    checkpoint, attempt = Checkpoint(waiting), status["attempt"] or 1
+    if checkpoint in stop_at:
+        parked.add(case.reference)
+        return
+    answer = sample_answer(checkpoint, attempt=attempt, scenario=case.scenario, today=today)
+    answer_checkpoint(case.reference, answer, expected=waiting)
+    case.answered.append((waiting, attempt))
+    report(f"{case.reference}: answered {waiting} (attempt {attempt})")

@@ -1,0 +1,133 @@
+"""Where Prefect lives for SafePassage, and how every process finds the same server.
+
+`safepassage serve` starts a Prefect server on the embedded default (its database under
+SAFEPASSAGE_HOME) unless PREFECT_API_URL names one, and records the address in
+SAFEPASSAGE_HOME/server.json; the other commands read it, so they talk to the same server.
+Nothing here imports prefect: the environment must be set before prefect reads its settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from safepassage.models.errors import ConfigurationError
+from safepassage.models.settings import Settings
+
+SERVER_FILE = "server.json"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True)
+class ServerAddress:
+    """A Prefect server's API and UI addresses."""
+
+    api_url: str
+    ui_url: str
+
+    def run_url(self, flow_run_id: str) -> str:
+        """Return the UI page of a flow run."""
+        return f"{self.ui_url}/runs/flow-run/{flow_run_id}"
+
+
+def prefect_home(settings: Settings) -> Path:
+    """Return PREFECT_HOME: the user's if set, else a folder in SAFEPASSAGE_HOME."""
+    configured = os.environ.get("PREFECT_HOME")
+    return Path(configured) if configured else settings.home / "prefect"
+
+
+def prefect_environment(settings: Settings) -> dict[str, str]:
+    """Return the Prefect settings every SafePassage process runs with (user's values win).
+
+    Results are persisted (a suspended run is re-executed on resume and replays them) into a
+    folder under SAFEPASSAGE_HOME; they hold no personal data. The runner polls every second,
+    because a coordinator waits on each resume; analytics stay off on a case-management server.
+    """
+    home = prefect_home(settings)
+    defaults = {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(home / "results"),
+        "PREFECT_RUNNER_POLL_FREQUENCY": str(settings.runner_poll_seconds),
+        "PREFECT_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+    }
+    return {name: os.environ.get(name, value) for name, value in defaults.items()}
+
+
+def apply_prefect_environment(settings: Settings) -> None:
+    """Put SafePassage's Prefect settings into this process's environment (before prefect runs)."""
+    os.environ.update(prefect_environment(settings))
+
+
+def server_file(settings: Settings) -> Path:
+    """Return where `serve` records the server's address."""
+    return settings.home / SERVER_FILE
+
+
+def record_server(settings: Settings, address: ServerAddress) -> None:
+    """Record the server's address for the other commands."""
+    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = server_file(settings)
+    path.write_text(json.dumps({"api_url": address.api_url, "ui_url": address.ui_url}))
+
+
+def forget_server(settings: Settings, address: ServerAddress) -> None:
+    """Remove the recorded address if it is still this server's."""
+    path = server_file(settings)
+    try:
+        if json.loads(path.read_text()).get("api_url") == address.api_url:
+            path.unlink()
+    except (OSError, ValueError):
+        return
+
+
+def healthy(api_url: str, *, timeout: float = 2.0) -> bool:
+    """Return whether a Prefect API answers its health check."""
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:  # noqa: S310 - our own server's http URL
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def ui_url_for(api_url: str) -> str:
+    """Return the UI address that belongs to an API address (the API is the UI's /api)."""
+    return api_url.removesuffix("/").removesuffix("/api")
+
+
+def connect(settings: Settings) -> ServerAddress:
+    """Find the running server (PREFECT_API_URL, else the one `serve` recorded) and use it.
+
+    Raises ConfigurationError saying to start `safepassage serve` when none answers: a
+    throwaway in-process server would lose the run the moment the command exits. Call it
+    before importing prefect, which reads its settings from the environment once.
+    """
+    if "prefect.settings" in sys.modules and not os.environ.get("PREFECT_API_URL"):
+        raise RuntimeError("connect() must run before prefect is imported")
+    apply_prefect_environment(settings)
+    api_url = os.environ.get("PREFECT_API_URL")
+    source = "PREFECT_API_URL"
+    if not api_url:
+        path = server_file(settings)
+        source = str(path)
+        try:
+            api_url = json.loads(path.read_text())["api_url"]
+        except (OSError, ValueError, KeyError):
+            raise ConfigurationError(
+                "no Prefect server is running for this SAFEPASSAGE_HOME: start "
+                "`safepassage serve` (or set PREFECT_API_URL to your server's API)"
+            ) from None
+    assert api_url is not None
+    if not healthy(api_url):
+        raise ConfigurationError(
+            f"the Prefect server at {api_url} (from {source}) does not answer: start "
+            "`safepassage serve`"
+        )
+    os.environ["PREFECT_API_URL"] = api_url
+    return ServerAddress(api_url=api_url, ui_url=ui_url_for(api_url))

@@ -1,0 +1,81 @@
+"""Sample checkpoint answers a coordinator would enter, for the demo and the flow tests.
+
+Dates are relative to today so that the answers stay consistent with the example cases'
+consent dates whenever the demo runs. Each case can follow a scenario: a missed first flight,
+a rejected review, a grant above the standard.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from safepassage.models.checkpoints import Checkpoint
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """How the coordinator answers one case's checkpoints."""
+
+    approve_review: bool = True
+    missed_flights: int = 0
+    recommended_grant_chf: int | None = None
+    approved_grant_chf: int | None = None
+    escort: bool = True
+    entered_by: str = "Demo Coordinator"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _at(day: dt.date, hour: int, minute: int = 0, offset_hours: int = 0) -> str:
+    zone = dt.timezone(dt.timedelta(hours=offset_hours))
+    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).isoformat()
+
+
+def sample_answer(
+    checkpoint: Checkpoint, *, attempt: int, scenario: Scenario, today: dt.date
+) -> dict[str, Any]:
+    """Return the answer a coordinator would enter at `checkpoint` for booking `attempt`."""
+    # The arrival follows the booking the person boarded: the one after the missed flights.
+    booking = scenario.missed_flights + 1 if checkpoint is Checkpoint.ARRIVAL else attempt
+    flight_day = today + dt.timedelta(days=7 * booking)
+    who = {"entered_by": scenario.entered_by}
+    answers: dict[Checkpoint, dict[str, Any]] = {
+        Checkpoint.IDENTIFICATION_REVIEW: {
+            "approved": scenario.approve_review,
+            "reason": "Referral and evidence reviewed with the receiving mission."
+            if scenario.approve_review
+            else "Outside this programme's mandate; referred to the appropriate programme.",
+        },
+        Checkpoint.TRAVEL_DOCUMENT: {
+            "document_type": "emergency_travel_document",
+            "document_number": f"ETD {4200000 + attempt}",
+            "valid_until": (today + dt.timedelta(days=180)).isoformat(),
+        },
+        Checkpoint.TICKET: {
+            "booking_reference": f"SP{attempt}X7Q",
+            "carrier": "Demo Air",
+            "departure_at": _at(flight_day, 9, 40),
+            "arrival_at": _at(flight_day, 14, 20, offset_hours=2),
+            "arrival_airport": "OTP",
+            "escort": scenario.escort,
+        },
+        Checkpoint.DEPARTURE: {
+            "boarded": attempt > scenario.missed_flights,
+            "departed_at": _at(flight_day, 9, 55),
+            "notes": None if attempt > scenario.missed_flights else "Did not arrive at the gate.",
+        },
+        Checkpoint.ARRIVAL: {
+            "arrived_at": _at(flight_day, 14, 35, offset_hours=2),
+            "onward_transport": True,
+            "accommodation": "shelter",
+            "recommended_grant_chf": scenario.recommended_grant_chf,
+        },
+        Checkpoint.GRANT_APPROVAL: {
+            "amount_chf": scenario.approved_grant_chf or scenario.recommended_grant_chf or 1500,
+            "approved": True,
+            "provider_recommendation": "Provider recommends a higher grant for housing.",
+        },
+    }
+    answer = {**who, **answers[checkpoint]}
+    return {name: value for name, value in answer.items() if value is not None}

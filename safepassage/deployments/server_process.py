@@ -1,0 +1,85 @@
+"""Run the embedded Prefect server as a child process, and stop it cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from safepassage.deployments.environment import ServerAddress, healthy
+from safepassage.models.errors import ConfigurationError
+
+#: A fresh server creates its database first: about 10 s here, 5 s on an existing one.
+START_TIMEOUT_SECONDS = 120.0
+
+
+@dataclass
+class ServerProcess:
+    """A `prefect server start` child whose output goes to a log file."""
+
+    process: subprocess.Popen[bytes]
+    address: ServerAddress
+    log_path: Path
+
+    @classmethod
+    def start(cls, *, host: str, port: int, log_path: Path) -> ServerProcess:
+        """Start the server on host:port and wait until its API answers."""
+        api_url = f"http://{host}:{port}/api"
+        if healthy(api_url, timeout=1):
+            raise ConfigurationError(
+                f"something already answers at {api_url}: stop it, or choose another --port"
+            )
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        # The server tells the UI where its API is from PREFECT_API_URL: without it, :4200.
+        env = {**os.environ, "PREFECT_API_URL": api_url, "PREFECT_UI_API_URL": api_url}
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+                [
+                    sys.executable,
+                    "-m",
+                    "prefect",
+                    "server",
+                    "start",
+                    "--host",
+                    host,
+                    "--port",
+                    str(port),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        server = cls(
+            process, ServerAddress(api_url=api_url, ui_url=f"http://{host}:{port}"), log_path
+        )
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise ConfigurationError(
+                    f"the Prefect server exited at start (code {process.returncode}); "
+                    f"see {log_path}. Is port {port} free?"
+                )
+            if healthy(api_url, timeout=1):
+                return server
+            time.sleep(0.25)
+        server.stop()
+        raise ConfigurationError(
+            f"the Prefect server did not answer within a while; see {log_path}"
+        )
+
+    def stop(self, *, timeout: float = 20.0) -> None:
+        """Stop the server with SIGINT (as Ctrl-C would), then SIGKILL if it hangs."""
+        if self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=timeout)

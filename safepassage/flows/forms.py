@@ -1,0 +1,108 @@
+"""The Resume forms the Prefect UI shows a coordinator, and the words above each.
+
+Each form is the checkpoint's domain model with Prefect's RunInput mixed in, so the UI renders
+the same fields, titles and choices the domain validates. No field has a default: a replayed
+run whose stored answer was deleted must fail loudly, never proceed on a default value.
+Descriptions carry the case reference and instructions only, never a personal detail.
+"""
+
+from __future__ import annotations
+
+from prefect.input import RunInput
+
+from safepassage.models.checkpoints import (
+    ArrivalAnswer,
+    Checkpoint,
+    DepartureAnswer,
+    GrantApprovalAnswer,
+    IdentificationReviewAnswer,
+    TicketAnswer,
+    TravelDocumentAnswer,
+)
+
+
+class IdentificationReviewForm(RunInput, IdentificationReviewAnswer):
+    pass
+
+
+class TravelDocumentForm(RunInput, TravelDocumentAnswer):
+    pass
+
+
+class TicketForm(RunInput, TicketAnswer):
+    pass
+
+
+class DepartureForm(RunInput, DepartureAnswer):
+    pass
+
+
+class ArrivalForm(RunInput, ArrivalAnswer):
+    pass
+
+
+class GrantApprovalForm(RunInput, GrantApprovalAnswer):
+    pass
+
+
+RUN_INPUTS: dict[Checkpoint, type[RunInput]] = {
+    Checkpoint.IDENTIFICATION_REVIEW: IdentificationReviewForm,
+    Checkpoint.TRAVEL_DOCUMENT: TravelDocumentForm,
+    Checkpoint.TICKET: TicketForm,
+    Checkpoint.DEPARTURE: DepartureForm,
+    Checkpoint.ARRIVAL: ArrivalForm,
+    Checkpoint.GRANT_APPROVAL: GrantApprovalForm,
+}
+
+INSTRUCTIONS: dict[Checkpoint, str] = {
+    Checkpoint.IDENTIFICATION_REVIEW: (
+        "The programme rules could not decide this case alone (the reasons are in the case's "
+        "timeline: `safepassage case {reference}`). Review the referral and the evidence on "
+        "file, then approve or reject the return under this programme and say why. "
+        "Write no names or places in the reason."
+    ),
+    Checkpoint.TRAVEL_DOCUMENT: (
+        "The person holds no valid passport. Enter the document the embassy issued (usually an "
+        "emergency travel document) as it reads: type, number and expiry date. The number is "
+        "stored encrypted and removed from Prefect once read."
+    ),
+    Checkpoint.TICKET: (
+        "Enter the booking the travel desk made: booking reference, carrier, departure and "
+        "arrival with their time-zone offset (e.g. `2026-12-14T09:40:00+00:00`), the arrival "
+        "airport's IATA code, and whether an escort is booked. {escort}"
+    ),
+    Checkpoint.DEPARTURE: (
+        "Confirm with airport assistance whether the person boarded booking attempt "
+        "{attempt}, and when the flight left. If not boarded, the case goes back to ticketing "
+        "for a new booking."
+    ),
+    Checkpoint.ARRIVAL: (
+        "Enter the arrival and handover as the receiving mission reported them: when the "
+        "person arrived, whether onward transport was arranged, and where they are staying. "
+        "For Hungary, enter the service provider's recommended grant if it is above CHF 1,500."
+    ),
+    Checkpoint.GRANT_APPROVAL: (
+        "The service provider recommends an in-kind grant above the standard CHF 1,500. "
+        "Enter the amount approved (at most the recommendation), whether it is approved, and "
+        "the recommendation's reference or summary."
+    ),
+}
+
+
+def describe(
+    checkpoint: Checkpoint,
+    *,
+    reference: str,
+    attempt: int,
+    escort_required: bool,
+    problems: list[str],
+) -> str:
+    """Return the Markdown shown above the Resume form."""
+    escort = "**An escort is required** (a minor, or an escort need)." if escort_required else ""
+    text = INSTRUCTIONS[checkpoint].format(reference=reference, attempt=attempt, escort=escort)
+    lines = [f"### Case `{reference}`: {checkpoint.value}", "", text, ""]
+    lines.append("Fill in **Entered by** with your name or initials for the audit trail.")
+    if problems:
+        lines += ["", "**The previous answer was not accepted:**", ""]
+        lines += [f"- {problem}" for problem in problems]
+    return "\n".join(lines)

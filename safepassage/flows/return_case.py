@@ -1,0 +1,65 @@
+"""The return-case flow: one run per case, from the identification check to the follow-ups.
+
+Orchestration only. The body is deterministic and does nothing itself: every side effect is a
+task keyed on (case, stage, attempt) and recorded in the case store's ledger, every human step
+is a checkpoint (see ask.py). A resumed or retried run re-executes this body from the top and
+replays what was done from persisted results and the store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from safepassage.flows.ask import ask
+from safepassage.models.checkpoints import Checkpoint
+from safepassage.models.vocabulary import Outcome, Programme
+from safepassage.tasks.arrival import hand_over_on_arrival
+from safepassage.tasks.departure import confirm_departure
+from safepassage.tasks.embassy import liaise_with_embassy
+from safepassage.tasks.followups import schedule_followups
+from safepassage.tasks.identification import check_identification, conclude_review
+from safepassage.tasks.reintegration import plan_reintegration
+from safepassage.tasks.ticketing import book_ticket, record_booking
+from safepassage.tasks.travel_document import record_travel_document, request_travel_document
+
+FLOW_NAME = "return-case"
+#: A person can miss a flight; after this many bookings a coordinator must look at the case.
+MAX_BOOKINGS = 5
+
+
+@flow(name=FLOW_NAME, persist_result=True, log_prints=False)
+def return_case(reference: str) -> dict[str, Any]:
+    """Take one case from the identification check to its reintegration and follow-up plan."""
+    identification = check_identification(reference)
+    if identification.outcome is Outcome.INELIGIBLE:
+        return {"reference": reference, "ended": "ineligible"}
+    if identification.outcome is Outcome.NEEDS_REVIEW:
+        review = ask(reference, Checkpoint.IDENTIFICATION_REVIEW)
+        if not conclude_review(reference, review["approved"]):
+            return {"reference": reference, "ended": "ineligible"}
+
+    if request_travel_document(reference):
+        ask(reference, Checkpoint.TRAVEL_DOCUMENT)
+        record_travel_document(reference)
+
+    escort = identification.escort_required
+    for attempt in range(1, MAX_BOOKINGS + 1):
+        book_ticket(reference, attempt)
+        ask(reference, Checkpoint.TICKET, attempt=attempt, escort_required=escort)
+        record_booking(reference, attempt)
+        liaise_with_embassy(reference, attempt)
+        departure = ask(reference, Checkpoint.DEPARTURE, attempt=attempt)
+        if confirm_departure(reference, attempt, departure["boarded"]):
+            break
+    else:
+        raise RuntimeError(f"{MAX_BOOKINGS} bookings without boarding: review the case")
+
+    arrival = ask(reference, Checkpoint.ARRIVAL)
+    hand_over_on_arrival(reference)
+    if identification.programme == Programme.HU.value and arrival["grant_review"]:
+        ask(reference, Checkpoint.GRANT_APPROVAL)
+    plan_reintegration(reference)
+    followups = schedule_followups(reference)
+    return {"reference": reference, "ended": "reintegration", "followups": followups}

@@ -1,0 +1,219 @@
+"""The coordinator's checkpoint forms and the domain rules their answers must satisfy.
+
+The Prefect UI renders each form from its JSON schema, so everything a form can check by itself
+(types, choices, formats) is declared on the fields. What needs the case's history (a departure
+after the travel document expires, an arrival before the departure) is checked by
+`problems_with`, after the answer is read and before it is accepted; a refused answer is asked
+for again with the problems stated. Messages name fields, never the values entered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from safepassage.models.errors import FieldProblem
+from safepassage.models.intake import LongText, Text
+from safepassage.models.rules import HU_BASE_GRANT_CHF
+
+
+class Checkpoint(StrEnum):
+    """A decision or fact only a person can supply; the names are part of the interface."""
+
+    IDENTIFICATION_REVIEW = "identification-review"
+    TRAVEL_DOCUMENT = "travel-document"
+    TICKET = "ticket"
+    DEPARTURE = "departure"
+    ARRIVAL = "arrival"
+    GRANT_APPROVAL = "grant-approval"
+
+
+EnteredBy = Annotated[
+    Text, Field(title="Entered by", description="Your name or initials, for the audit trail.")
+]
+DocumentNumber = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{2,29}$")
+]
+BookingReference = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,19}$")
+]
+IataCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z]{3}$")]
+
+
+class _Form(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class IdentificationReviewAnswer(_Form):
+    """A coordinator's review of a case the rules could not decide alone."""
+
+    entered_by: EnteredBy
+    approved: bool = Field(title="Approved", description="Approve the return under this programme.")
+    reason: LongText = Field(
+        title="Reason", description="Why; no names or places (the reason is stored encrypted)."
+    )
+
+
+class TravelDocumentAnswer(_Form):
+    """The travel document the person will travel on."""
+
+    entered_by: EnteredBy
+    document_type: Literal["passport", "emergency_travel_document"] = Field(title="Document type")
+    document_number: DocumentNumber = Field(title="Document number")
+    valid_until: dt.date = Field(title="Valid until")
+
+
+class TicketAnswer(_Form):
+    """The booking the agency's travel desk made."""
+
+    entered_by: EnteredBy
+    booking_reference: BookingReference = Field(title="Booking reference")
+    carrier: Text = Field(title="Carrier", description="Airline or coach company.")
+    departure_at: AwareDatetime = Field(
+        title="Departure", description="ISO 8601 with an offset, e.g. 2026-12-14T09:40:00+00:00."
+    )
+    arrival_at: AwareDatetime = Field(title="Arrival", description="ISO 8601 with an offset.")
+    arrival_airport: IataCode = Field(title="Arrival airport", description="IATA code, e.g. OTP.")
+    escort: bool = Field(title="Escort booked")
+
+
+class DepartureAnswer(_Form):
+    """Whether the person boarded, as the coordinator or airport assistance saw it."""
+
+    entered_by: EnteredBy
+    boarded: bool = Field(title="Boarded")
+    departed_at: AwareDatetime = Field(title="Departed at", description="ISO 8601 with an offset.")
+    notes: LongText | None = Field(default=None, title="Notes")
+
+
+class ArrivalAnswer(_Form):
+    """The arrival and handover the receiving mission reported."""
+
+    entered_by: EnteredBy
+    arrived_at: AwareDatetime = Field(title="Arrived at", description="ISO 8601 with an offset.")
+    onward_transport: bool = Field(title="Onward transport arranged")
+    accommodation: Literal["shelter", "family", "independent", "other"] = Field(
+        title="Accommodation"
+    )
+    recommended_grant_chf: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=100000,
+        title="Recommended grant (CHF, Hungary only)",
+        description="The service provider's recommended in-kind grant, if above CHF 1,500.",
+    )
+
+
+class GrantApprovalAnswer(_Form):
+    """Approval of an in-kind grant above the standard CHF 1,500 (Hungary)."""
+
+    entered_by: EnteredBy
+    amount_chf: Decimal = Field(ge=0, le=100000, title="Amount (CHF)")
+    approved: bool = Field(title="Approved")
+    provider_recommendation: LongText = Field(title="Provider's recommendation")
+
+
+FORMS: dict[Checkpoint, type[_Form]] = {
+    Checkpoint.IDENTIFICATION_REVIEW: IdentificationReviewAnswer,
+    Checkpoint.TRAVEL_DOCUMENT: TravelDocumentAnswer,
+    Checkpoint.TICKET: TicketAnswer,
+    Checkpoint.DEPARTURE: DepartureAnswer,
+    Checkpoint.ARRIVAL: ArrivalAnswer,
+    Checkpoint.GRANT_APPROVAL: GrantApprovalAnswer,
+}
+
+
+@dataclass(frozen=True)
+class History:
+    """What the case store knows that an answer must agree with (read inside a task)."""
+
+    consent_recorded_on: dt.date
+    escort_required: bool
+    programme: str
+    document_valid_until: dt.date | None = None
+    ticket: TicketAnswer | None = None
+    departure: DepartureAnswer | None = None
+    recommended_grant_chf: Decimal | None = None
+
+
+Problems = list[FieldProblem]
+
+
+def _travel_document(answer: TravelDocumentAnswer, history: History) -> Problems:
+    if answer.valid_until < history.consent_recorded_on:
+        return [FieldProblem("valid_until", "is before consent was recorded: check the expiry")]
+    return []
+
+
+def _ticket(answer: TicketAnswer, history: History) -> Problems:
+    problems = []
+    if answer.arrival_at <= answer.departure_at:
+        problems.append(FieldProblem("arrival_at", "must be after departure_at"))
+    if answer.departure_at.date() < history.consent_recorded_on:
+        problems.append(FieldProblem("departure_at", "is before the person consented to return"))
+    valid_until = history.document_valid_until
+    if valid_until is not None and answer.departure_at.date() > valid_until:
+        problems.append(
+            FieldProblem("departure_at", "is after the travel document expires: rebook or renew")
+        )
+    if history.escort_required and not answer.escort:
+        problems.append(FieldProblem("escort", "must be true: this person travels with an escort"))
+    return problems
+
+
+def _departure(answer: DepartureAnswer, history: History) -> Problems:
+    ticket = history.ticket
+    # A flight leaves late, never half a day early: an earlier time is a typing mistake.
+    if ticket and answer.boarded and answer.departed_at < ticket.departure_at - EARLIEST_DEPARTURE:
+        return [FieldProblem("departed_at", "is before the booked departure: check the date")]
+    return []
+
+
+def _arrival(answer: ArrivalAnswer, history: History) -> Problems:
+    problems = []
+    departure = history.departure
+    if departure is not None and answer.arrived_at <= departure.departed_at:
+        problems.append(FieldProblem("arrived_at", "must be after the departure"))
+    if answer.recommended_grant_chf is not None and history.programme != "HU":
+        problems.append(
+            FieldProblem("recommended_grant_chf", "applies to the Hungarian programme only")
+        )
+    return problems
+
+
+def _grant(answer: GrantApprovalAnswer, history: History) -> Problems:
+    if not answer.approved:
+        return []
+    problems = []
+    if answer.amount_chf <= HU_BASE_GRANT_CHF:
+        problems.append(
+            FieldProblem("amount_chf", f"an increase must be above CHF {HU_BASE_GRANT_CHF:,}")
+        )
+    recommended = history.recommended_grant_chf
+    if recommended is not None and answer.amount_chf > recommended:
+        problems.append(FieldProblem("amount_chf", "must not exceed the provider's recommendation"))
+    return problems
+
+
+EARLIEST_DEPARTURE = dt.timedelta(hours=12)
+_CHECKS: dict[type[_Form], Callable[[Any, History], Problems]] = {
+    TravelDocumentAnswer: _travel_document,
+    TicketAnswer: _ticket,
+    DepartureAnswer: _departure,
+    ArrivalAnswer: _arrival,
+    GrantApprovalAnswer: _grant,
+}
+
+
+def problems_with(answer: _Form, history: History) -> Problems:
+    """Return what is inconsistent between `answer` and the case's history (empty when none)."""
+    for form, check in _CHECKS.items():
+        if isinstance(answer, form):
+            return check(answer, history)
+    return []

@@ -1,0 +1,227 @@
+"""Checkpoint bookkeeping: has a person answered, accept or refuse an answer, forget Prefect's copy.
+
+The answer a coordinator submits through the Prefect UI (or `safepassage resume`) is stored by
+Prefect as a run input. `accept_answer` reads it from Prefect's API inside this task (so it is
+never a task parameter or result), validates it against the form and the case's history, seals
+it into the case store, and deletes every key of that checkpoint from Prefect. The case store is
+then the only place the answer lives, and the flow asks the store, not Prefect, on replay.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, TypeVar
+from uuid import UUID
+
+from prefect import task
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+from prefect.input import delete_flow_run_input, read_flow_run_input
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+
+from safepassage.models.checkpoints import (
+    FORMS,
+    ArrivalAnswer,
+    Checkpoint,
+    DepartureAnswer,
+    History,
+    TicketAnswer,
+    TravelDocumentAnswer,
+    problems_with,
+)
+from safepassage.models.crypto import MasterKey
+from safepassage.models.errors import FieldProblem
+from safepassage.models.intake import problems_from
+from safepassage.models.rules import HU_BASE_GRANT_CHF
+from safepassage.models.store.cases import read_intake
+from safepassage.models.store.events import case_events
+from safepassage.models.store.orm import Case
+from safepassage.models.store.workflow import (
+    count_refusals,
+    find_answer,
+    open_checkpoint,
+    read_answer,
+    record_answer,
+    record_refusal,
+)
+from safepassage.tasks.runtime import READ_TASK, case_transaction, now
+
+M = TypeVar("M", bound=BaseModel)
+logger = logging.getLogger("safepassage.tasks.checkpoints")
+
+
+class CheckpointStatus(BaseModel):
+    """Whether a checkpoint attempt was answered, and what the last refusal said (no values)."""
+
+    answered: bool
+    summary: dict[str, Any] = {}
+    refusals: int = 0
+    last_problems: list[str] = []
+
+
+class Acceptance(BaseModel):
+    """The outcome of reading an answer: accepted (with its summary) or refused (with problems)."""
+
+    accepted: bool
+    summary: dict[str, Any] = {}
+    problems: list[str] = []
+
+
+def pause_key(checkpoint: str, attempt: int, refusals: int) -> str:
+    """Return the suspend key of an ask: one per checkpoint, attempt and re-ask after a refusal."""
+    base = f"{checkpoint}-{attempt}"
+    return base if refusals == 0 else f"{base}-r{refusals}"
+
+
+def _prefect_keys(key: str) -> list[str]:
+    base = f"suspended-{key}"
+    return [f"{base}-response", f"{base}-schema", f"{base}-description"]
+
+
+def forget_in_prefect(flow_run_id: UUID, key: str) -> None:
+    """Delete an ask's stored answer, schema and description from Prefect (already gone is fine)."""
+    for name in _prefect_keys(key):
+        try:
+            delete_flow_run_input(key=name, flow_run_id=flow_run_id)
+        except (ObjectNotFound, PrefectHTTPStatusError):
+            continue
+
+
+def _last_problems(session: Session, case: Case, checkpoint: str, attempt: int) -> list[str]:
+    for event in reversed(case_events(session, case.reference)):
+        detail = event.detail
+        if (
+            event.kind == "checkpoint-answer-refused"
+            and detail.get("checkpoint") == checkpoint
+            and detail.get("attempt") == attempt
+        ):
+            return list(detail.get("problems", []))
+    return []
+
+
+@task(name="checkpoint-status", **READ_TASK)
+def checkpoint_status(reference: str, checkpoint: str, attempt: int) -> CheckpointStatus:
+    """Return whether the case store holds an accepted answer for this checkpoint attempt."""
+    with case_transaction(reference) as (_, session, case):
+        answer = find_answer(session, case, checkpoint, attempt)
+        if answer is not None:
+            return CheckpointStatus(answered=True, summary=answer.summary)
+        return CheckpointStatus(
+            answered=False,
+            refusals=count_refusals(session, case, checkpoint, attempt),
+            last_problems=_last_problems(session, case, checkpoint, attempt),
+        )
+
+
+@task(name="open-checkpoint", **READ_TASK)
+def mark_waiting(reference: str, checkpoint: str, attempt: int) -> None:
+    """Record in the case store that the case now waits at `checkpoint` (idempotent)."""
+    with case_transaction(reference) as (_, session, case):
+        open_checkpoint(session, case, checkpoint, attempt, now=now())
+
+
+def history_of(session: Session, master_key: MasterKey, case: Case) -> History:
+    """Return what a new answer must agree with: consent, the document, the latest booking."""
+    intake = read_intake(session, master_key, case)
+    valid_until = intake.travel_document.passport_expires_on
+    document = _latest(session, master_key, case, Checkpoint.TRAVEL_DOCUMENT, TravelDocumentAnswer)
+    if document is not None:
+        valid_until = document.valid_until
+    arrival = _latest(session, master_key, case, Checkpoint.ARRIVAL, ArrivalAnswer)
+    return History(
+        consent_recorded_on=intake.consent.recorded_on,
+        escort_required=case.escort_required,
+        programme=case.programme,
+        document_valid_until=valid_until,
+        ticket=_latest(session, master_key, case, Checkpoint.TICKET, TicketAnswer),
+        departure=_latest(session, master_key, case, Checkpoint.DEPARTURE, DepartureAnswer),
+        recommended_grant_chf=arrival.recommended_grant_chf if arrival else None,
+    )
+
+
+def _latest(
+    session: Session, master_key: MasterKey, case: Case, checkpoint: Checkpoint, model: type[M]
+) -> M | None:
+    for attempt in range(20, 0, -1):
+        if find_answer(session, case, checkpoint.value, attempt) is not None:
+            raw = read_answer(session, master_key, case, checkpoint.value, attempt)
+            return model.model_validate_json(raw)
+    return None
+
+
+def summarise(checkpoint: Checkpoint, answer: Any) -> dict[str, Any]:
+    """Return the PII-free facts of an answer that the flow branches on and the log keeps."""
+    match checkpoint:
+        case Checkpoint.IDENTIFICATION_REVIEW | Checkpoint.GRANT_APPROVAL:
+            return {"approved": answer.approved}
+        case Checkpoint.TRAVEL_DOCUMENT:
+            return {"document_type": answer.document_type}
+        case Checkpoint.TICKET:
+            return {"escort": answer.escort}
+        case Checkpoint.DEPARTURE:
+            return {"boarded": answer.boarded}
+        case Checkpoint.ARRIVAL:
+            grant = answer.recommended_grant_chf
+            return {
+                "onward_transport": answer.onward_transport,
+                "grant_review": grant is not None and grant > HU_BASE_GRANT_CHF,
+            }
+    return {}  # pragma: no cover - every checkpoint is matched above
+
+
+def validate_answer(
+    checkpoint: Checkpoint, raw: Any, history: History
+) -> tuple[BaseModel | None, list[FieldProblem]]:
+    """Return the parsed answer and its problems: the form's own, then the case history's."""
+    if not isinstance(raw, dict):
+        return None, [FieldProblem("", "the answer must be an object with the form's fields")]
+    try:
+        answer = FORMS[checkpoint].model_validate(raw)
+    except ValidationError as exc:  # its text holds the values: only field names leave here
+        return None, problems_from(exc)
+    return answer, problems_with(answer, history)
+
+
+@task(name="accept-answer", **READ_TASK)
+def accept_answer(
+    reference: str, checkpoint: str, attempt: int, key: str, flow_run_id: UUID
+) -> Acceptance:
+    """Validate the answer Prefect holds for `key`, seal it in the store, delete Prefect's copy."""
+    form = Checkpoint(checkpoint)
+    with case_transaction(reference) as (store, session, case):
+        existing = find_answer(session, case, checkpoint, attempt)
+        if existing is not None:  # accepted before a crash; only Prefect's copy may be left
+            result = Acceptance(accepted=True, summary=existing.summary)
+        else:
+            raw = read_flow_run_input(key=f"suspended-{key}-response", flow_run_id=flow_run_id)
+            if raw is None:
+                result = Acceptance(accepted=False, problems=["no answer was submitted"])
+            else:
+                result = _judge(session, store.master_key, case, form, attempt=attempt, raw=raw)
+    forget_in_prefect(flow_run_id, key)
+    return result
+
+
+def _judge(
+    session: Session, master_key: MasterKey, case: Case, form: Checkpoint, *, attempt: int, raw: Any
+) -> Acceptance:
+    answer, problems = validate_answer(form, raw, history_of(session, master_key, case))
+    if answer is None or problems:
+        messages = [str(p) for p in problems]
+        record_refusal(session, case, form.value, attempt, problems=problems, now=now())
+        logger.info("answer to %s of %s refused: %s", form.value, case.reference, messages)
+        return Acceptance(accepted=False, problems=messages)
+    summary = summarise(form, answer)
+    record_answer(
+        session,
+        master_key,
+        case,
+        form.value,
+        attempt,
+        answer_json=json.dumps(answer.model_dump(mode="json")).encode(),
+        entered_by=str(getattr(answer, "entered_by", "unknown")),
+        summary=summary,
+        now=now(),
+    )
+    return Acceptance(accepted=True, summary=summary)

@@ -1,0 +1,33 @@
+"""Stage 4: embassy liaison. The receiving country's embassy in London is told of the return."""
+
+from __future__ import annotations
+
+from prefect import task
+
+from safepassage.models.store.cases import read_intake
+from safepassage.models.store.workflow import record_action, set_stage
+from safepassage.models.vocabulary import Stage
+from safepassage.notifications import Event, queue_notifications
+from safepassage.tasks import details
+from safepassage.tasks.runtime import STAGE_TASK, case_transaction, deliver_now, now
+
+
+@task(name="liaise_with_embassy", **STAGE_TASK)
+def liaise_with_embassy(reference: str, attempt: int) -> None:
+    """Tell the embassy of the return booked in `attempt` (again after a rebooking)."""
+    at = now()
+    with case_transaction(reference) as (store, session, case):
+        set_stage(session, case, Stage.EMBASSY_LIAISON, actor="flow", now=at)
+        if record_action(session, case, "embassy-informed", attempt, now=at):
+            intake = read_intake(session, store.master_key, case)
+            queue_notifications(
+                session,
+                store.master_key,
+                case,
+                Event.EMBASSY_LIAISON,
+                attempt=str(attempt),
+                details=details.person(intake),
+                now=at,
+            )
+        set_stage(session, case, Stage.DEPARTURE, actor="flow", now=at)
+    deliver_now(reference)

@@ -1,0 +1,102 @@
+"""Stage 1: the identification check. The programme rules decide; a person reviews the rest."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import task
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from safepassage.models.crypto import MasterKey
+from safepassage.models.store.cases import read_intake
+from safepassage.models.store.orm import Case
+from safepassage.models.store.workflow import record_action, set_stage
+from safepassage.models.vocabulary import Outcome, Stage
+from safepassage.notifications import Event, queue_notifications
+from safepassage.tasks import details
+from safepassage.tasks.runtime import STAGE_TASK, case_transaction, deliver_now, now
+
+
+class IdentificationResult(BaseModel):
+    """What the flow needs to route the case; no personal data."""
+
+    outcome: Outcome
+    programme: str
+    holds_valid_passport: bool
+    escort_required: bool
+
+
+@task(name="check_identification", **STAGE_TASK)
+def check_identification(reference: str) -> IdentificationResult:
+    """Apply the decision taken at intake: accept, ask for a review, or end the case."""
+    at = now()
+    with case_transaction(reference) as (store, session, case):
+        intake = read_intake(session, store.master_key, case)
+        outcome = Outcome(case.decision_outcome)
+        if record_action(
+            session, case, "identification-checked", now=at, detail={"outcome": outcome.value}
+        ):
+            if outcome is Outcome.ELIGIBLE:
+                queue_notifications(
+                    session,
+                    store.master_key,
+                    case,
+                    Event.CASE_ACCEPTED,
+                    details=details.reception(intake),
+                    now=at,
+                )
+            elif outcome is Outcome.NEEDS_REVIEW:
+                queue_notifications(
+                    session,
+                    store.master_key,
+                    case,
+                    Event.REVIEW_NEEDED,
+                    facts={"reason": "; ".join(case.decision["reasons"])},
+                    now=at,
+                )
+            else:
+                _end_ineligible(session, store.master_key, case, at)
+        result = IdentificationResult(
+            outcome=outcome,
+            programme=case.programme,
+            holds_valid_passport=intake.travel_document.holds_valid_passport,
+            escort_required=case.escort_required,
+        )
+    deliver_now(reference)
+    return result
+
+
+def _end_ineligible(session: Session, master_key: MasterKey, case: Case, at: dt.datetime) -> None:
+    # Coordinators, and nobody else, are told why: the reasons name the rules, never the person.
+    set_stage(session, case, Stage.INELIGIBLE, actor="rules", now=at)
+    queue_notifications(
+        session,
+        master_key,
+        case,
+        Event.CASE_INELIGIBLE,
+        facts={"reason": "; ".join(case.decision["reasons"])},
+        now=at,
+    )
+
+
+@task(name="conclude_review", **STAGE_TASK)
+def conclude_review(reference: str, approved: bool) -> bool:
+    """Act on a coordinator's review: accept the case, or end it as ineligible."""
+    at = now()
+    with case_transaction(reference) as (store, session, case):
+        if record_action(session, case, "review-concluded", now=at, detail={"approved": approved}):
+            if approved:
+                intake = read_intake(session, store.master_key, case)
+                queue_notifications(
+                    session,
+                    store.master_key,
+                    case,
+                    Event.CASE_ACCEPTED,
+                    details=details.reception(intake),
+                    now=at,
+                )
+            else:
+                _end_ineligible(session, store.master_key, case, at)
+    deliver_now(reference)
+    return approved

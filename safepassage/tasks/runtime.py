@@ -1,0 +1,104 @@
+"""What every stage task shares: the process's store, the clock, retry policy, delivery.
+
+A task is the unit of retry, side effect and transaction. It takes a case reference, opens its
+own session, records its action in the ledger together with the stage change, the audit event
+and the queued notifications, then delivers those notifications after the commit. It returns a
+small PII-free result, because Prefect persists task results unencrypted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from prefect import Task
+from prefect.client.schemas.objects import State, TaskRun
+from prefect.context import TaskRunContext
+from sqlalchemy.orm import Session
+
+from safepassage.models.errors import SafePassageError
+from safepassage.models.store.cases import get_case
+from safepassage.models.store.db import Store, open_store
+from safepassage.models.store.orm import Case
+from safepassage.notifications import deliver_due
+
+logger = logging.getLogger("safepassage.tasks")
+
+#: Retries of a stage task on an unexpected error (a database restart, a full disk).
+TASK_RETRIES = int(os.environ.get("SAFEPASSAGE_TASK_RETRIES", "2"))
+TASK_RETRY_DELAY_SECONDS = float(os.environ.get("SAFEPASSAGE_TASK_RETRY_DELAY_SECONDS", "5"))
+
+
+@functools.cache
+def case_store() -> Store:
+    """Return this process's case store (opened once; a flow-run process lives for one run)."""
+    return open_store()
+
+
+def now() -> dt.datetime:
+    """Return the current time (UTC)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def retry_unless_our_error(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry I/O faults, never a validation or configuration error: those fail the same again."""
+    try:
+        state.result()
+    except SafePassageError:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+def stage_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    """Key a stage's result on (case, task, attempt), so a replay or a new run reuses it."""
+    attempt = parameters.get("attempt", 1)
+    return f"{parameters['reference']}-{context.task.name}-{attempt}"
+
+
+STAGE_TASK: dict[str, Any] = {
+    "persist_result": True,
+    "cache_key_fn": stage_key,
+    "retries": TASK_RETRIES,
+    "retry_delay_seconds": TASK_RETRY_DELAY_SECONDS,
+    "retry_condition_fn": retry_unless_our_error,
+}
+"""Options of a task with side effects: keyed result, retries for faults only."""
+
+READ_TASK: dict[str, Any] = {
+    "persist_result": False,
+    "retries": TASK_RETRIES,
+    "retry_delay_seconds": TASK_RETRY_DELAY_SECONDS,
+    "retry_condition_fn": retry_unless_our_error,
+}
+"""Options of a task that only reads the store: always fresh, never cached."""
+
+
+@contextlib.contextmanager
+def case_transaction(reference: str) -> Iterator[tuple[Store, Session, Case]]:
+    """Yield the store, a session in a transaction, and the case with `reference`."""
+    store = case_store()
+    with store.transaction() as session:
+        yield store, session, get_case(session, reference)
+
+
+def deliver_now(reference: str) -> None:
+    """Deliver the case's due notifications after a commit; failures are left to the drainer.
+
+    A receiver that is down must not fail the stage: the items stay in the outbox and the
+    serving process's drainer retries them with backoff.
+    """
+    try:
+        report = deliver_due(case_store(), reference=reference)
+    except Exception as exc:
+        logger.warning(
+            "notifications of %s left for the drainer: %s", reference, type(exc).__name__
+        )
+        return
+    logger.info("notifications of %s: %s", reference, report)

@@ -1,0 +1,51 @@
+"""Stage 3: ticket booking. Each booking is an attempt; a missed flight books a new one."""
+
+from __future__ import annotations
+
+from prefect import task
+
+from safepassage.models.checkpoints import Checkpoint, TicketAnswer
+from safepassage.models.store.cases import read_intake
+from safepassage.models.store.workflow import read_answer, record_action, set_stage
+from safepassage.models.vocabulary import Stage
+from safepassage.notifications import Event, queue_notifications
+from safepassage.tasks import details
+from safepassage.tasks.runtime import STAGE_TASK, case_transaction, deliver_now, now
+
+
+@task(name="book_ticket", **STAGE_TASK)
+def book_ticket(reference: str, attempt: int) -> None:
+    """Record the booking request for the travel desk (with an escort where one is required)."""
+    at = now()
+    with case_transaction(reference) as (_, session, case):
+        set_stage(session, case, Stage.TICKETING, actor="flow", now=at, detail={"attempt": attempt})
+        record_action(
+            session,
+            case,
+            "booking-requested",
+            attempt,
+            now=at,
+            detail={"escort_required": case.escort_required},
+        )
+
+
+@task(name="record_booking", **STAGE_TASK)
+def record_booking(reference: str, attempt: int) -> None:
+    """Tell the mission the ticket is booked: the flight and times only to a cleared target."""
+    at = now()
+    with case_transaction(reference) as (store, session, case):
+        if record_action(session, case, "ticket-booked", attempt, now=at):
+            intake = read_intake(session, store.master_key, case)
+            ticket = TicketAnswer.model_validate_json(
+                read_answer(session, store.master_key, case, Checkpoint.TICKET.value, attempt)
+            )
+            queue_notifications(
+                session,
+                store.master_key,
+                case,
+                Event.TICKET_BOOKED,
+                attempt=str(attempt),
+                details=details.journey(intake, ticket),
+                now=at,
+            )
+    deliver_now(reference)

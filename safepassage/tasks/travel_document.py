@@ -1,0 +1,53 @@
+"""Stage 2: the travel document. A valid passport skips it; otherwise the embassy issues one."""
+
+from __future__ import annotations
+
+from prefect import task
+
+from safepassage.models.store.cases import read_intake
+from safepassage.models.store.workflow import record_action, set_stage
+from safepassage.models.vocabulary import Stage
+from safepassage.notifications import Event, queue_notifications
+from safepassage.tasks import details
+from safepassage.tasks.runtime import STAGE_TASK, case_transaction, deliver_now, now
+
+
+@task(name="request_travel_document", **STAGE_TASK)
+def request_travel_document(reference: str) -> bool:
+    """Request an emergency travel document unless a valid passport is held; True if requested."""
+    at = now()
+    with case_transaction(reference) as (store, session, case):
+        intake = read_intake(session, store.master_key, case)
+        needed = not intake.travel_document.holds_valid_passport
+        if not needed:
+            record_action(
+                session,
+                case,
+                "travel-document-skipped",
+                now=at,
+                detail={"reason": "valid passport held"},
+            )
+        elif record_action(session, case, "travel-document-requested", now=at):
+            set_stage(session, case, Stage.TRAVEL_DOCUMENT, actor="flow", now=at)
+            queue_notifications(
+                session,
+                store.master_key,
+                case,
+                Event.TRAVEL_DOCUMENT_REQUESTED,
+                details=details.person(intake),
+                now=at,
+            )
+    deliver_now(reference)
+    return needed
+
+
+@task(name="record_travel_document", **STAGE_TASK)
+def record_travel_document(reference: str) -> None:
+    """Tell the mission the document is issued (its number stays in the case store)."""
+    at = now()
+    with case_transaction(reference) as (store, session, case):
+        if record_action(session, case, "travel-document-issued", now=at):
+            queue_notifications(
+                session, store.master_key, case, Event.TRAVEL_DOCUMENT_ISSUED, now=at
+            )
+    deliver_now(reference)

@@ -1,0 +1,92 @@
+"""Taking cases in and reading what happened to them, for the flow tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from safepassage.deployments.coordinator import FollowedCase
+from safepassage.deployments.operations import take_in
+from safepassage.deployments.sample_answers import Scenario
+from safepassage.models.rules import decide
+from safepassage.models.settings import get_settings
+from safepassage.models.store.cases import get_case
+from safepassage.models.store.db import open_store
+from safepassage.models.store.events import case_events
+from safepassage.models.store.orm import CaseAction, FollowUp
+from tests.factories import intake
+from tests.flows.conftest import MISSION_BG_MAILBOX, World
+
+
+def take(programme: str, scenario: Scenario | None = None, **changes: Any) -> FollowedCase:
+    """Take a test case in through the same operation as `safepassage intake`."""
+    case_file = intake(programme, **changes)
+    taken = take_in(case_file, decide(case_file, today=dt.date.today()), actor="test")
+    return FollowedCase(taken["reference"], programme, scenario or Scenario())
+
+
+def event_kinds(reference: str) -> list[str]:
+    """Return the kinds of the case's event log entries, in order."""
+    store = open_store(get_settings())
+    try:
+        with store.transaction() as session:
+            return [e.kind for e in case_events(session, reference)]
+    finally:
+        store.dispose()
+
+
+def actions(reference: str) -> list[tuple[str, int]]:
+    """Return the case's ledger of side effects as (action, attempt), in order."""
+    store = open_store(get_settings())
+    try:
+        with store.transaction() as session:
+            case = get_case(session, reference)
+            rows = session.scalars(
+                select(CaseAction).where(CaseAction.case_id == case.id).order_by(CaseAction.id)
+            )
+            return [(row.action, row.attempt) for row in rows]
+    finally:
+        store.dispose()
+
+
+def followup_dates(reference: str) -> list[dt.date]:
+    """Return the due dates of the case's follow-ups."""
+    store = open_store(get_settings())
+    try:
+        with store.transaction() as session:
+            case = get_case(session, reference)
+            rows = session.scalars(
+                select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.number)
+            )
+            return [row.due_on for row in rows]
+    finally:
+        store.dispose()
+
+
+def _event_of(title: str, reference: str) -> str | None:
+    prefix = f"SafePassage {reference}: "
+    return title[len(prefix) :] if title.startswith(prefix) else None
+
+
+def received(world: World, tag: str, reference: str) -> list[str]:
+    """Return the events the receiver behind `tag` got for the case, in arrival order."""
+    if tag == "mission-bg":
+        titles = [str(m["Subject"]) for m in world.smtp.to(MISSION_BG_MAILBOX)]
+    else:
+        titles = [p.get("title", "") for p in world.http.payloads(f"/{tag}")]
+    return [e for t in titles if (e := _event_of(t, reference)) is not None]
+
+
+def received_texts(world: World, tag: str, reference: str) -> list[str]:
+    """Return every message text the receiver behind `tag` got for the case."""
+    if tag == "mission-bg":
+        from tests.receivers import everything
+
+        return [
+            "\n".join(everything(m))
+            for m in world.smtp.to(MISSION_BG_MAILBOX)
+            if reference in str(m["Subject"])
+        ]
+    return [r.text for r in world.http.at(f"/{tag}") if reference in r.text]

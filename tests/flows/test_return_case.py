@@ -1,0 +1,320 @@
+"""The return-case flow under a real Prefect server, driven as coordinators drive it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from decimal import Decimal
+from uuid import UUID
+
+import pytest
+from prefect import get_client
+from prefect.states import AwaitingRetry
+
+from safepassage.deployments.coordinator import play
+from safepassage.deployments.operations import answer_checkpoint, case_status
+from safepassage.deployments.runs import RunStatus, resume_run, run_status
+from safepassage.deployments.sample_answers import Scenario, sample_answer
+from safepassage.models.checkpoints import Checkpoint
+from safepassage.models.errors import IntakeInvalid
+from safepassage.models.followup_plan import add_months
+from safepassage.models.settings import get_settings
+from safepassage.models.store.cases import get_case, open_sealed
+from safepassage.models.store.db import open_store
+from tests.factories import PERSONAL_VALUES
+from tests.flows.conftest import World
+from tests.flows.helpers import actions, event_kinds, followup_dates, received, received_texts, take
+
+MISSION_PATH = [
+    "case-accepted",
+    "travel-document-requested",
+    "travel-document-issued",
+    "ticket-booked",
+    "departed",
+    "arrival-confirmed",
+    "reintegration-plan",
+]
+
+
+def test_each_programme_walks_from_intake_to_reintegration(served: World) -> None:
+    grant = Scenario(recommended_grant_chf=2400, approved_grant_chf=2000)
+    cases = {
+        "BG": take("BG"),
+        "CZ": take("CZ"),
+        "RO": take("RO", consent__share_with_embassy=True),
+        "HU": take("HU", grant),
+        "ADHOC": take("ADHOC"),
+    }
+    play(cases.values(), timeout=420)
+
+    for programme, case in cases.items():
+        assert case.stage == "reintegration", (programme, case)
+        assert len(followup_dates(case.reference)) == 4
+        kinds = event_kinds(case.reference)
+        assert kinds.count("checkpoint-answered") == len(case.answered)
+        assert kinds.count("identification-checked") == 1
+
+    for programme, tag in [("BG", "mission-bg"), ("CZ", "mission-cz"), ("RO", "mission-ro")]:
+        assert received(served, tag, cases[programme].reference) == MISSION_PATH, programme
+    assert received(served, "mission-hu", cases["HU"].reference) == [
+        *MISSION_PATH,
+        "grant-approved",
+    ]
+    assert received(served, "embassy-ro", cases["RO"].reference) == [
+        "travel-document-requested",
+        "embassy-liaison",
+    ]
+    assert received(served, "coordinators", cases["ADHOC"].reference) == ["review-needed"]
+    assert ("identification-review", 1) in cases["ADHOC"].answered
+
+    # Detail only where the target is cleared and the person consented: mission-bg and
+    # embassy-ro are cleared (and consented to); mission-ro, mission-cz, coordinators are not.
+    bg_texts = "\n".join(received_texts(served, "mission-bg", cases["BG"].reference))
+    assert PERSONAL_VALUES["family_name"] in bg_texts
+    for tag, programme in [("mission-ro", "RO"), ("mission-cz", "CZ"), ("coordinators", "ADHOC")]:
+        texts = "\n".join(received_texts(served, tag, cases[programme].reference))
+        assert texts
+        for value in PERSONAL_VALUES.values():
+            assert value not in texts, (tag, value)
+    embassy = "\n".join(received_texts(served, "embassy-ro", cases["RO"].reference))
+    assert PERSONAL_VALUES["family_name"] in embassy  # cleared, and consent to share with it
+
+    # Hungary: the increase was asked for, approved and planned.
+    hu = cases["HU"]
+    assert ("grant-approval", 1) in hu.answered
+    store = open_store(get_settings())
+    with store.transaction() as session:
+        plan = json.loads(
+            open_sealed(
+                session, store.master_key, get_case(session, hu.reference), "reintegration-plan"
+            )
+        )
+    store.dispose()
+    assert Decimal(plan["grant_chf"]) == Decimal(2000)
+
+
+def test_review_approved_rejected_and_the_ineligible_path(served: World) -> None:
+    approved = take("BG", identification__basis="exploitation_not_nrm")
+    rejected = take("CZ", Scenario(approve_review=False), beneficiary__nationality="SK")
+    ineligible = take("RO", identification__evidence_provided=False)
+    play([approved, rejected, ineligible], stop_at={Checkpoint.TRAVEL_DOCUMENT}, timeout=240)
+
+    assert case_status(approved.reference)["waiting_for"] == "travel-document"
+    assert received(served, "mission-bg", approved.reference)[:1] == ["case-accepted"]
+    for case in (rejected, ineligible):
+        status = case_status(case.reference)
+        assert (status["stage"], status["status"]) == ("ineligible", "ended")
+    assert received(served, "coordinators", rejected.reference) == [
+        "review-needed",
+        "case-ineligible",
+    ]
+    assert received(served, "coordinators", ineligible.reference) == ["case-ineligible"]
+    # Missions and embassies are not told why, nor anything, of a case that does not go ahead.
+    assert received(served, "mission-cz", rejected.reference) == []
+    assert received(served, "mission-ro", ineligible.reference) == []
+    assert received(served, "embassy-ro", ineligible.reference) == []
+    why = received_texts(served, "coordinators", ineligible.reference)
+    assert any("evidence of identification" in text for text in why)
+
+
+def test_a_missed_flight_books_again_and_each_booking_is_requested_once(served: World) -> None:
+    case = take("BG", Scenario(missed_flights=1), travel_document__holds_valid_passport=True)
+    play([case], timeout=300)
+
+    assert case.stage == "reintegration"
+    ledger = actions(case.reference)
+    assert [a for a in ledger if a[0] == "booking-requested"] == [
+        ("booking-requested", 1),
+        ("booking-requested", 2),
+    ]
+    assert ("travel-document-skipped", 1) in ledger
+    assert ("not-boarded", 1) in ledger
+    assert ("departed", 2) in ledger
+    events = received(served, "mission-bg", case.reference)
+    assert events.count("ticket-booked") == 2
+    assert events.count("booking-cancelled") == 1
+    assert events.count("departed") == 1
+    # The follow-ups count from the actual arrival, on the second booking's day.
+    arrival = dt.date.fromisoformat(
+        sample_answer(Checkpoint.ARRIVAL, attempt=1, scenario=case.scenario, today=dt.date.today())[
+            "arrived_at"
+        ][:10]
+    )
+    assert followup_dates(case.reference) == [add_months(arrival, m) for m in (1, 3, 6, 12)]
+
+
+def test_invalid_answers_are_refused_with_the_field_named_and_asked_again(served: World) -> None:
+    case = take("RO", needs=["escort"])
+    play([case], stop_at={Checkpoint.TICKET}, timeout=180)
+    status = case_status(case.reference)
+    assert status["waiting_for"] == "ticket"
+
+    ticket = sample_answer(Checkpoint.TICKET, attempt=1, scenario=Scenario(), today=dt.date.today())
+    backwards = {**ticket, "arrival_at": "2020-01-01T00:00:00+00:00"}
+    with pytest.raises(IntakeInvalid) as refused:
+        answer_checkpoint(case.reference, backwards)
+    assert [p.path for p in refused.value.problems] == ["arrival_at"]
+    with pytest.raises(IntakeInvalid):
+        answer_checkpoint(case.reference, {**ticket, "arrival_airport": "Otopeni"})
+
+    # Around the CLI's checks (as a hand-made API call would): the flow itself refuses it.
+    run = run_status(status["flow_run_id"])
+    assert run.pause_key == "ticket-1"
+    resume_run(status["flow_run_id"], run.pause_key, {**ticket, "escort": False})
+    asked_again = _wait_for_pause(status["flow_run_id"], "ticket-1-r1")
+    with get_client(sync_client=True) as client:
+        description = client.read_flow_run_input(
+            UUID(status["flow_run_id"]), "suspended-ticket-1-r1-description"
+        )
+        leftover = client.filter_flow_run_input(
+            UUID(status["flow_run_id"]),
+            key_prefix="suspended-ticket-1-",
+            limit=10,
+            exclude_keys=set(),
+        )
+    assert "escort: must be true" in description
+    assert asked_again.waiting_for is Checkpoint.TICKET
+    # The refused answer and its ask are gone from Prefect; only the new ask's form is there.
+    assert sorted(i.key for i in leftover) == [
+        "suspended-ticket-1-r1-description",
+        "suspended-ticket-1-r1-schema",
+    ]
+    assert "checkpoint-answer-refused" in event_kinds(case.reference)
+
+    answer_checkpoint(case.reference, ticket, expected="ticket")
+    play([case], stop_at={Checkpoint.DEPARTURE}, timeout=120)
+    assert case_status(case.reference)["waiting_for"] == "departure"
+
+
+def _wait_for_pause(flow_run_id: str, key: str, timeout: float = 60) -> RunStatus:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = run_status(flow_run_id)
+        if run.pause_key == key and run.waiting_for is not None:
+            return run
+        time.sleep(0.3)
+    raise AssertionError(f"run never waited at {key}")
+
+
+def test_a_failed_run_retried_repeats_no_side_effect_and_asks_nothing_again(served: World) -> None:
+    case = take("HU", travel_document__holds_valid_passport=True)
+    play([case], stop_at={Checkpoint.TICKET}, timeout=180)
+    database = served.home / "safepassage.db"
+    fault = (
+        "CREATE TRIGGER injected_fault BEFORE INSERT ON case_events "
+        f"WHEN NEW.kind = 'ticket-booked' AND NEW.reference = '{case.reference}' "
+        "BEGIN SELECT RAISE(ABORT, 'injected fault'); END"
+    )
+    with sqlite3.connect(database) as connection:
+        connection.execute(fault)
+    try:
+        play([case], stop_at={Checkpoint.DEPARTURE}, timeout=120)
+        _wait_for_state(case_status(case.reference)["flow_run_id"], "Failed")
+    finally:
+        with sqlite3.connect(database) as connection:
+            connection.execute("DROP TRIGGER injected_fault")
+    before = actions(case.reference)
+    assert ("ticket-booked", 1) not in before
+
+    flow_run_id = case_status(case.reference)["flow_run_id"]
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(UUID(flow_run_id), AwaitingRetry(), force=True)
+    case.run_state = None
+    play([case], stop_at={Checkpoint.DEPARTURE}, timeout=180)
+
+    ledger = actions(case.reference)
+    assert sorted(set(ledger)) == sorted(ledger)  # every side effect once
+    assert ledger.count(("ticket-booked", 1)) == 1
+    kinds = event_kinds(case.reference)
+    assert kinds.count("identification-checked") == 1
+    assert kinds.count("booking-requested") == 1
+    assert kinds.count("checkpoint-answered") == 1  # the ticket, answered once, never asked again
+    assert received(served, "mission-hu", case.reference) == ["case-accepted", "ticket-booked"]
+    with get_client(sync_client=True) as client:
+        states = client.read_flow_run_states(UUID(flow_run_id))
+    assert [s.state_details.pause_key for s in states if s.name == "Suspended"].count(
+        "ticket-1"
+    ) == 1
+
+
+def _wait_for_state(flow_run_id: str, name: str, timeout: float = 60) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if run_status(flow_run_id).state_name == name:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"run never reached {name}")
+
+
+def test_no_personal_detail_reaches_prefect_its_logs_or_its_results(served: World) -> None:
+    case = take("BG", Scenario(missed_flights=1))
+    play([case], timeout=300)
+    assert case.stage == "reintegration"
+    answers = sample_answer(
+        Checkpoint.TRAVEL_DOCUMENT, attempt=1, scenario=case.scenario, today=dt.date.today()
+    )
+    ticket = sample_answer(
+        Checkpoint.TICKET, attempt=1, scenario=case.scenario, today=dt.date.today()
+    )
+    secrets = [*PERSONAL_VALUES.values(), answers["document_number"], ticket["booking_reference"]]
+
+    haystacks = {
+        "api": _prefect_api_dump(served),
+        "database": _prefect_database_dump(served),
+        "logs": "\n".join(p.read_text(errors="replace") for p in served.home.rglob("*.log")),
+        "results": _result_files_dump(served),
+    }
+    assert case.reference in haystacks["api"]  # the scan sees Prefect's data
+    assert case.reference in haystacks["database"]
+    for place, text in haystacks.items():
+        for value in secrets:
+            assert value not in text, f"{value!r} found in Prefect's {place}"
+
+
+def _prefect_api_dump(world: World) -> str:
+    import httpx
+
+    parts: list[str] = []
+    with httpx.Client(base_url=world.api_url, timeout=30) as api:
+        for resource in ("flow_runs", "task_runs", "artifacts", "deployments", "variables"):
+            parts.append(api.post(f"/{resource}/filter", json={"limit": 200}).text)
+        parts.append(api.post("/logs/filter", json={"limit": 200}).text)
+        for run in api.post("/flow_runs/filter", json={"limit": 200}).json():
+            parts.append(
+                api.post(
+                    f"/flow_runs/{run['id']}/input/filter", json={"prefix": "", "limit": 100}
+                ).text
+            )
+            parts.append(api.get(f"/flow_runs/{run['id']}/graph-v2").text)
+        parts.append(api.post("/events/filter", json={"limit": 200}).text)
+    return "\n".join(parts)
+
+
+def _prefect_database_dump(world: World) -> str:
+    database = world.home / "prefect" / "prefect.db"
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+        dump = "\n".join(connection.iterdump())
+    raw = b"".join(p.read_bytes() for p in database.parent.glob("prefect.db*"))
+    return dump + raw.decode("utf-8", "replace")
+
+
+def _result_files_dump(world: World) -> str:
+    import base64
+
+    texts = []
+    for path in (world.home / "prefect").rglob("*"):
+        if not path.is_file() or path.suffix in {".db", ".log"} or "prefect.db" in path.name:
+            continue
+        raw = path.read_bytes()
+        texts.append(raw.decode("utf-8", "replace"))
+        try:  # persisted results are JSON with a base64 cloudpickle payload: look inside too
+            payload = json.loads(raw)["result"]
+            texts.append(base64.b64decode(payload).decode("utf-8", "replace"))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return "\n".join(texts)
