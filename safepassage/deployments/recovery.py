@@ -1,0 +1,127 @@
+"""Recover runs whose process died: the open-source Prefect server never notices by itself.
+
+If the serving process and a flow-run process are killed together, the run stays `Running`
+for ever. Every running flow emits a heartbeat event (PREFECT_FLOWS_HEARTBEAT_FREQUENCY, set to
+30 s by SafePassage). The reaper, a thread in `safepassage serve`, looks at the runs of the
+served deployments that are Running or Pending; one with no heartbeat (nor state change) for
+`orphan_after_seconds` has lost its process, so the reaper moves it to AwaitingRetry. The runner
+starts it again; the flow re-executes from the top, replays completed tasks from their results,
+and the case store's ledger keeps every side effect to once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import httpx
+from prefect import get_client
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.exceptions import ObjectNotFound
+from prefect.states import AwaitingRetry
+
+logger = logging.getLogger("safepassage.recovery")
+
+HEARTBEAT = "prefect.flow-run.heartbeat"
+
+
+def last_heartbeat(api: httpx.Client, flow_run_id: UUID, since: dt.datetime) -> dt.datetime | None:
+    """Return when the run last emitted a heartbeat after `since`, if it did."""
+    body = {
+        "filter": {
+            "event": {"name": [HEARTBEAT]},
+            "resource": {"id": [f"prefect.flow-run.{flow_run_id}"]},
+            "occurred": {"since": since.isoformat()},
+        },
+        "limit": 1,
+    }
+    response = api.post("/events/filter", json=body)
+    response.raise_for_status()
+    events = response.json().get("events", [])
+    return dt.datetime.fromisoformat(events[0]["occurred"]) if events else None
+
+
+def find_orphans(
+    client: Any, api: httpx.Client, deployment_ids: list[UUID], *, now: dt.datetime, after: float
+) -> list[FlowRun]:
+    """Return the runs of the deployments that show no sign of life for `after` seconds."""
+    runs = client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(
+                type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])
+            )
+        ),
+        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=deployment_ids)),
+        limit=200,
+    )
+    silent_since = now - dt.timedelta(seconds=after)
+    orphans = []
+    for run in runs:
+        entered = run.state.timestamp if run.state else None
+        if entered is None or entered > silent_since:
+            continue
+        beat = last_heartbeat(api, run.id, since=silent_since)
+        if beat is None:
+            orphans.append(run)
+    return orphans
+
+
+def reschedule_orphans(api_url: str, deployment_names: list[str], *, after: float) -> list[str]:
+    """Move every silent run of the deployments to AwaitingRetry; return their names."""
+    with get_client(sync_client=True) as client, httpx.Client(base_url=api_url, timeout=30) as api:
+        try:
+            ids = [client.read_deployment_by_name(name).id for name in deployment_names]
+        except ObjectNotFound:  # the runner has not registered them yet: nothing of ours runs
+            return []
+        now = dt.datetime.now(dt.UTC)
+        orphans = find_orphans(client, api, ids, now=now, after=after)
+        for run in orphans:
+            client.set_flow_run_state(
+                run.id,
+                AwaitingRetry(
+                    message=f"no sign of life for {after:.0f} s: restarted by the reaper"
+                ),
+                force=True,
+            )
+            logger.warning("rescheduled %s: its process died", run.name)
+        return [run.name for run in orphans]
+
+
+class OrphanReaper:
+    """Reschedule silent runs every `interval` seconds in a daemon thread, until stopped."""
+
+    def __init__(self, reap: Callable[[], list[str]], *, interval: float) -> None:
+        self._reap = reap
+        self.interval = interval
+        self.rescheduled: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="orphan-reaper", daemon=True)
+
+    def start(self) -> None:
+        """Start reaping (the first look is immediate: a restart finds the runs it lost)."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop and wait for the thread."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.rescheduled += self._reap()
+            except Exception as exc:  # a busy or restarting server: look again next time
+                logger.warning("orphan check failed: %s", type(exc).__name__)
+            self._stop.wait(self.interval)

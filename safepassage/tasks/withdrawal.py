@@ -1,0 +1,144 @@
+"""Withdrawal: the person no longer wishes to return. Stop the case, then undo what was arranged.
+
+Cancelling a suspended run moves it straight to Cancelled: none of its code runs, so the
+compensations are this module's own tasks, run by the `withdraw-case` flow. Each is recorded in
+the case store's ledger and happens once, however often the withdrawal is asked for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from uuid import UUID
+
+from prefect import get_client, task
+from prefect.client.schemas.objects import StateType
+from prefect.states import Cancelling
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from safepassage.models.crypto import MasterKey
+from safepassage.models.errors import CaseStateError
+from safepassage.models.store.orm import Case
+from safepassage.models.store.workflow import find_action, record_action, set_stage
+from safepassage.models.vocabulary import Stage
+from safepassage.notifications import Event, queue_notifications
+from safepassage.tasks.runtime import READ_TASK, case_transaction, deliver_now, now
+
+#: Up to and including the wait for the arrival report the return can be withdrawn; after the
+#: handover the person is home, and what remains (reintegration) is voluntary support.
+WITHDRAWABLE = frozenset(
+    s.value
+    for s in (
+        Stage.IDENTIFICATION,
+        Stage.TRAVEL_DOCUMENT,
+        Stage.TICKETING,
+        Stage.EMBASSY_LIAISON,
+        Stage.DEPARTURE,
+        Stage.ARRIVAL,
+    )
+)
+FINAL_RUN_STATES = {StateType.CANCELLED, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED}
+CANCEL_WAIT_SECONDS = 60.0
+
+
+class Withdrawal(BaseModel):
+    """What the withdrawal found: the flow run to stop (no personal data)."""
+
+    flow_run_id: str | None
+    from_stage: str
+
+
+def check_withdrawable(case: Case) -> None:
+    """Raise CaseStateError unless the case can still be withdrawn (or already was)."""
+    if case.stage != Stage.WITHDRAWN.value and case.stage not in WITHDRAWABLE:
+        raise CaseStateError(
+            f"case {case.reference} is at stage {case.stage}: a withdrawal applies before the "
+            "arrival is confirmed"
+        )
+
+
+@task(name="mark_withdrawn", **READ_TASK)
+def mark_withdrawn(reference: str) -> Withdrawal:
+    """Move the case to `withdrawn` first, so that no stage of its run does anything more."""
+    at = now()
+    with case_transaction(reference, after_withdrawal=True) as (_, session, case):
+        check_withdrawable(case)
+        done = find_action(session, case, "withdrawn")
+        if done is not None:  # asked again: report the first withdrawal
+            return Withdrawal(flow_run_id=case.flow_run_id, from_stage=done.detail["from_stage"])
+        from_stage = case.stage
+        record_action(session, case, "withdrawn", now=at, detail={"from_stage": from_stage})
+        set_stage(session, case, Stage.WITHDRAWN, actor="withdraw-case", now=at)
+        return Withdrawal(flow_run_id=case.flow_run_id, from_stage=from_stage)
+
+
+@task(name="cancel_case_run", **READ_TASK)
+def cancel_case_run(flow_run_id: str | None) -> str | None:
+    """Cancel the case's return-case run and wait until it has stopped; return its end state."""
+    if flow_run_id is None:
+        return None
+    run_id = UUID(flow_run_id)
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(run_id).state
+        if state is not None and state.type not in FINAL_RUN_STATES:
+            # A suspended run goes straight to Cancelled; a running one is stopped by its runner.
+            client.set_flow_run_state(run_id, Cancelling(message="withdrawn by the person"))
+        deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            state = client.read_flow_run(run_id).state
+            if state is None or state.type in FINAL_RUN_STATES:
+                break
+            time.sleep(0.5)
+    return None if state is None else state.name
+
+
+def _open_booking(session: Session, case: Case) -> int | None:
+    """Return the attempt of a booking made and not yet used or cancelled, if there is one."""
+    for attempt in range(20, 0, -1):
+        if find_action(session, case, "ticket-booked", attempt) is None:
+            continue
+        used = any(
+            find_action(session, case, action, attempt) is not None
+            for action in ("departed", "not-boarded")
+        )
+        return None if used else attempt
+    return None
+
+
+def cancel_open_booking(
+    session: Session, master_key: MasterKey, case: Case, *, reason: str, at: dt.datetime
+) -> int | None:
+    """Request the open booking's cancellation once (coordinators, mission, embassy are told)."""
+    attempt = _open_booking(session, case)
+    detail = {"reason": reason}
+    if attempt is not None and record_action(
+        session, case, "booking-cancellation-requested", attempt, now=at, detail=detail
+    ):
+        queue_notifications(
+            session, master_key, case, Event.BOOKING_CANCELLED,
+            attempt=f"cancel-{attempt}", facts={"reason": reason}, now=at,
+        )  # fmt: skip
+    return attempt
+
+
+@task(name="request_booking_cancellation", **READ_TASK)
+def request_booking_cancellation(reference: str, reason: str) -> int | None:
+    """Ask for the open booking to be cancelled (once); return its attempt, or None if none."""
+    with case_transaction(reference, after_withdrawal=True) as (store, session, case):
+        attempt = cancel_open_booking(session, store.master_key, case, reason=reason, at=now())
+    deliver_now(reference)
+    return attempt
+
+
+@task(name="announce_withdrawal", **READ_TASK)
+def announce_withdrawal(reference: str) -> None:
+    """Tell the mission and the embassy the person withdrew (once)."""
+    at = now()
+    with case_transaction(reference, after_withdrawal=True) as (store, session, case):
+        if record_action(session, case, "withdrawal-announced", now=at):
+            queue_notifications(
+                session, store.master_key, case, Event.CASE_WITHDRAWN,
+                facts={"reason": "the person withdrew from the voluntary return"}, now=at,
+            )  # fmt: skip
+    deliver_now(reference)
