@@ -1,0 +1,195 @@
+"""Time limits (SLA): how long a case may wait at a checkpoint before coordinators are alerted.
+
+A checkpoint is where a case waits for a person (an embassy, the travel desk, the mission), and
+`cases.waiting_for`/`waiting_since` say which and since when. Each checkpoint has a limit in days
+(DEFAULT_LIMIT_DAYS, each overridable with SAFEPASSAGE_SLA_DAYS). The clock starts when the
+checkpoint opened, with one exception:
+
+- `departure` opens as soon as the journey is booked, often weeks before the flight, so its
+  clock starts at the *booked departure*. That time is sealed in the ticket answer; it is read
+  here in memory, for the system's own use, and nothing derived from it leaves this module but
+  "over the limit" (no due date is shown for it anywhere, since it would reveal the flight).
+- `arrival` ("2 days after the flight") needs no sealed time: its checkpoint opens when the
+  departure is confirmed, which coordinators do on the day of the flight, so its clock starts
+  at `waiting_since` like the others (a late confirmation makes it lenient by that delay).
+
+Plain functions over a session: no Prefect here, so the rules are tested in milliseconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from safepassage.models.checkpoints import Checkpoint, TicketAnswer
+from safepassage.models.crypto import MasterKey
+from safepassage.models.errors import ConfigurationError, KeyUnavailable
+from safepassage.models.settings import Settings
+from safepassage.models.store.orm import Case, CaseEvent
+from safepassage.models.store.workflow import read_answer
+from safepassage.models.vocabulary import FINAL_STAGES
+
+#: The office's limits, in days, per checkpoint (the issue's figures; change them per office
+#: with SAFEPASSAGE_SLA_DAYS='{"travel-document": 28}').
+DEFAULT_LIMIT_DAYS: dict[Checkpoint, float] = {
+    Checkpoint.IDENTIFICATION_REVIEW: 5,
+    Checkpoint.TRAVEL_DOCUMENT: 21,
+    Checkpoint.TICKET: 7,
+    Checkpoint.DEPARTURE: 2,
+    Checkpoint.ARRIVAL: 2,
+    Checkpoint.GRANT_APPROVAL: 14,
+}
+
+#: The checkpoint whose clock starts at the booked departure instead of its opening.
+FROM_BOOKED_DEPARTURE = frozenset({Checkpoint.DEPARTURE})
+
+#: Checkpoints absent from the limits (a risk review, a follow-up report: the follow-ups table
+#: has its own windows) have no limit unless SAFEPASSAGE_SLA_DAYS gives one.
+Limits = Mapping[Checkpoint, dt.timedelta]
+
+
+def limits(settings: Settings) -> dict[Checkpoint, dt.timedelta]:
+    """Return each checkpoint's limit: the defaults, overridden by SAFEPASSAGE_SLA_DAYS."""
+    days = dict(DEFAULT_LIMIT_DAYS)
+    for name, value in settings.sla_days.items():
+        try:
+            checkpoint = Checkpoint(name)
+        except ValueError:
+            choices = ", ".join(c.value for c in Checkpoint)
+            raise ConfigurationError(
+                f"SAFEPASSAGE_SLA_DAYS names {name!r}, which is no checkpoint: use {choices}"
+            ) from None
+        if value <= 0:
+            raise ConfigurationError(
+                f"SAFEPASSAGE_SLA_DAYS gives {name} {value} days: a limit must be above 0"
+            )
+        days[checkpoint] = value
+    return {checkpoint: dt.timedelta(days=value) for checkpoint, value in days.items()}
+
+
+def describe_limit(checkpoint: Checkpoint, limit: dt.timedelta | None) -> str:
+    """Return a limit in words, e.g. `7 days` or `2 days after the booked departure`."""
+    if limit is None:
+        return "none"
+    days = limit / dt.timedelta(days=1)
+    text = f"{days:g} day" + ("" if days == 1 else "s")
+    if checkpoint in FROM_BOOKED_DEPARTURE:
+        return f"{text} after the booked departure"
+    return text
+
+
+def ledger_attempt(checkpoint: Checkpoint, attempt: int) -> int:
+    """Return the ledger attempt of one wait: one number per checkpoint and ask, for ever.
+
+    Derived from the checkpoint's name, not its place in the enum, so that adding a checkpoint
+    never renumbers the breaches already in the ledger.
+    """
+    return (zlib.crc32(checkpoint.value.encode()) % 100_000) * 1000 + attempt
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A case waiting at a checkpoint, and when its limit runs out. No personal data is shown.
+
+    `due_at` is derived from the booked departure for `departure`: use it to compare, never to
+    display (`shows_due` says whether it may be shown).
+    """
+
+    reference: str
+    programme: str
+    stage: str
+    checkpoint: Checkpoint
+    attempt: int
+    since: dt.datetime
+    limit: dt.timedelta | None
+    due_at: dt.datetime | None
+
+    @property
+    def shows_due(self) -> bool:
+        """Return whether the due time may be shown (it reveals no flight time)."""
+        return self.due_at is not None and self.checkpoint not in FROM_BOOKED_DEPARTURE
+
+    @property
+    def limit_text(self) -> str:
+        """Return the limit in words."""
+        return describe_limit(self.checkpoint, self.limit)
+
+    def waited(self, now: dt.datetime) -> dt.timedelta:
+        """Return how long the case has waited at the checkpoint."""
+        return max(now - self.since, dt.timedelta(0))
+
+    def over_limit(self, now: dt.datetime) -> bool:
+        """Return whether the wait has run past its limit (never, without a limit)."""
+        return self.due_at is not None and now > self.due_at
+
+
+def open_attempts(session: Session, references: list[str]) -> dict[tuple[str, str], int]:
+    """Return the attempt of the latest opening of each (case, checkpoint), from the event log."""
+    if not references:
+        return {}
+    rows = session.execute(
+        select(CaseEvent.reference, CaseEvent.detail)
+        .where(CaseEvent.kind == "checkpoint-opened", CaseEvent.reference.in_(references))
+        .order_by(CaseEvent.seq)
+    )
+    found: dict[tuple[str, str], int] = {}
+    for reference, detail in rows:
+        found[(str(reference), str(detail.get("checkpoint")))] = int(detail.get("attempt", 1))
+    return found
+
+
+def waiting_cases(
+    session: Session, master_key: MasterKey, *, limits: Limits, programme: str | None = None
+) -> list[Wait]:
+    """Return every open case that waits at a checkpoint, oldest wait first."""
+    query = select(Case).where(
+        Case.waiting_for.is_not(None),
+        Case.waiting_since.is_not(None),
+        Case.stage.not_in([s.value for s in FINAL_STAGES]),
+    )
+    if programme is not None:
+        query = query.where(Case.programme == programme)
+    cases = list(session.scalars(query.order_by(Case.waiting_since, Case.id)))
+    attempts = open_attempts(session, [c.reference for c in cases])
+    waits = []
+    for case in cases:
+        assert case.waiting_for is not None  # both are set: the query asks for it
+        assert case.waiting_since is not None
+        try:
+            checkpoint = Checkpoint(case.waiting_for)
+        except ValueError:  # a wait this version does not know (a newer flow): no limit to apply
+            continue
+        attempt = attempts.get((case.reference, checkpoint.value), 1)
+        limit = limits.get(checkpoint)
+        start = case.waiting_since
+        if limit is not None and checkpoint in FROM_BOOKED_DEPARTURE:
+            start = _booked_departure(session, master_key, case, attempt) or start
+        waits.append(
+            Wait(
+                reference=case.reference,
+                programme=case.programme,
+                stage=case.stage,
+                checkpoint=checkpoint,
+                attempt=attempt,
+                since=case.waiting_since,
+                limit=limit,
+                due_at=None if limit is None else start + limit,
+            )
+        )
+    return waits
+
+
+def _booked_departure(
+    session: Session, master_key: MasterKey, case: Case, attempt: int
+) -> dt.datetime | None:
+    # Read for the comparison only; returned to the caller as a due time it never displays.
+    try:
+        raw = read_answer(session, master_key, case, Checkpoint.TICKET.value, attempt)
+    except (KeyError, KeyUnavailable):  # no such booking, or an erased case: count from opening
+        return None
+    return TicketAnswer.model_validate_json(raw).departure_at

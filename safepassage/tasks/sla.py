@@ -1,0 +1,91 @@
+"""Alert coordinators, once per wait, to every case that has waited past its time limit.
+
+Run by the daily `case-report` job, not by a flow run per case: one query finds every case past
+its limit. Each breach is entered in the ledger as `sla-breached` with a stable attempt per
+checkpoint and ask (models/sla.ledger_attempt), in the same transaction as its notification, so
+running the check again, or twice at once, tells nobody twice. A new ask of the checkpoint (a
+new booking) is a new wait, with a limit and an alert of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from prefect import task
+
+from safepassage.models.settings import Settings, get_settings
+from safepassage.models.sla import Wait, ledger_attempt, limits, waiting_cases
+from safepassage.models.store.cases import get_case
+from safepassage.models.store.db import Store
+from safepassage.models.store.workflow import record_action
+from safepassage.notifications import Event, deliver_due, queue_notifications
+from safepassage.tasks.runtime import READ_TASK, case_store, now
+
+logger = logging.getLogger("safepassage.tasks.sla")
+
+ACTION = "sla-breached"
+
+
+def _facts(wait: Wait) -> dict[str, str]:
+    # Allowed fact keys only (notifications/render.FACT_LABELS). A departure's due date would
+    # reveal the booked flight, so it is said in words instead.
+    facts = {
+        "stage": wait.stage,
+        "reason": f"waiting at {wait.checkpoint.value} (attempt {wait.attempt}) past its "
+        f"time limit of {wait.limit_text}",
+        "note": f"`safepassage status {wait.reference}` shows the checkpoint and its run.",
+    }
+    if wait.shows_due and wait.due_at is not None:
+        facts["due_on"] = wait.due_at.date().isoformat()
+    return facts
+
+
+def raise_breaches(
+    store: Store, *, at: dt.datetime, settings: Settings | None = None, deliver: bool = True
+) -> list[str]:
+    """Record and queue an `sla-breached` alert for each new breach; return their references.
+
+    `at` is the clock (tests pass their own). Delivery follows the commit; what fails to send
+    stays in the outbox for the drainer.
+    """
+    rules = limits(settings or get_settings())
+    raised: list[str] = []
+    with store.transaction() as session:
+        for wait in waiting_cases(session, store.master_key, limits=rules):
+            if not wait.over_limit(at):
+                continue
+            case = get_case(session, wait.reference)
+            detail = {"checkpoint": wait.checkpoint.value, "checkpoint_attempt": wait.attempt}
+            attempt = ledger_attempt(wait.checkpoint, wait.attempt)
+            if not record_action(
+                session, case, ACTION, attempt, now=at, detail=detail, actor="sla-check"
+            ):
+                continue
+            queue_notifications(
+                session,
+                store.master_key,
+                case,
+                Event.SLA_BREACHED,
+                attempt=f"{wait.checkpoint.value}-{wait.attempt}",
+                facts=_facts(wait),
+                now=at,
+            )
+            raised.append(wait.reference)
+    if deliver:
+        for reference in raised:
+            try:
+                deliver_due(store, reference=reference, now=at)
+            except Exception as exc:  # the drainer retries; the alert is queued and durable
+                logger.warning(
+                    "alert of %s left for the drainer: %s", reference, type(exc).__name__
+                )
+    return raised
+
+
+@task(name="check-time-limits", **READ_TASK)
+def check_time_limits() -> int:
+    """Alert coordinators to every case past its checkpoint's limit; return how many are new."""
+    raised = raise_breaches(case_store(), at=now())
+    logger.info("time limits: %d new breach(es)", len(raised))
+    return len(raised)

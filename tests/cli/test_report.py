@@ -1,0 +1,83 @@
+"""`safepassage report` prints the office's figures, writes them as CSV and JSON, draws a chart."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+from PIL import Image
+
+from safepassage.cli.chart import DPI, SIZE_INCHES
+from safepassage.models.checkpoints import Checkpoint
+from safepassage.models.rules import decide
+from safepassage.models.store.cases import create_case
+from safepassage.models.store.db import Store
+from safepassage.models.store.workflow import open_checkpoint, set_stage
+from safepassage.models.vocabulary import Stage
+from tests.cli.helpers import run_cli
+from tests.factories import PERSONAL_VALUES, TODAY, intake
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+def _seed(store: Store) -> list[str]:
+    references = []
+    with store.transaction() as session:
+        for programme, days_waiting in [("BG", 30), ("BG", 2), ("RO", 10), ("HU", None)]:
+            case_file = intake(programme)
+            start = NOW - dt.timedelta(days=40)
+            case = create_case(
+                session,
+                store.master_key,
+                case_file,
+                decide(case_file, today=TODAY),
+                actor="t",
+                now=start,
+            )
+            set_stage(session, case, Stage.TRAVEL_DOCUMENT, actor="t", now=start + dt.timedelta(1))
+            if days_waiting is not None:
+                opened = NOW - dt.timedelta(days=days_waiting)
+                open_checkpoint(session, case, Checkpoint.TRAVEL_DOCUMENT.value, 1, now=opened)
+            references.append(case.reference)
+    return references
+
+
+def test_report_prints_tables_and_writes_csv_json_and_a_chart(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    references = _seed(sqlite_store)
+    csv_path, chart_path = tmp_path / "out" / "report.csv", tmp_path / "out" / "report.png"
+
+    result = run_cli("report", "--json", "--csv", str(csv_path), "--chart", str(chart_path))
+    assert result.code == 0, result.stderr
+    figures = result.json()
+    assert figures["total_cases"] == 4
+    (waiting,) = figures["waiting"]
+    assert (waiting["checkpoint"], waiting["cases"], waiting["over_limit"]) == (
+        "travel-document",
+        3,
+        1,
+    )
+    assert [b["reference"] for b in figures["breaches"]] == [references[0]]
+
+    rows = list(csv.DictReader(csv_path.read_text().splitlines()))
+    assert sum(int(r["count"]) for r in rows if r["section"] == "cases by stage") == 4
+    with Image.open(chart_path) as image:
+        assert image.format == "PNG"
+        assert image.size == (int(SIZE_INCHES[0] * DPI), int(SIZE_INCHES[1] * DPI))
+    assert 20_000 < chart_path.stat().st_size < 2_000_000
+
+    tables = run_cli("report")
+    assert tables.code == 0, tables.stderr
+    assert "Over the time limit" in tables.stdout
+    assert references[0] in tables.stdout
+    for text in (tables.stdout, result.stdout, csv_path.read_text()):
+        for value in PERSONAL_VALUES.values():
+            assert value not in text
+
+
+def test_a_wrong_time_limit_setting_is_named(sqlite_store: Store) -> None:
+    result = run_cli("report", env={"SAFEPASSAGE_SLA_DAYS": '{"passport": 3}'})
+    assert result.code == 2
+    assert "SAFEPASSAGE_SLA_DAYS names 'passport'" in result.stderr
