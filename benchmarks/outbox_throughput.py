@@ -100,10 +100,11 @@ def plain_services(port: int, messages: int) -> float:
     """Send with each target's Apprise service directly (the outbox's own send path)."""
     import apprise
 
-    services = [
-        apprise.Apprise.instantiate(f"json://127.0.0.1:{port}/mission-{c.lower()}")
-        for c in COUNTRIES
-    ]
+    services = []
+    for country in COUNTRIES:
+        service = apprise.Apprise.instantiate(f"json://127.0.0.1:{port}/mission-{country.lower()}")
+        assert service is not None, "apprise refused a json:// URL"
+        services.append(service)
     body = "Case BG-7Q2K-4MXD, Bulgaria programme.\nEvent: departed.\n" + "x" * 400
 
     def run() -> None:

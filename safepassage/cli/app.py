@@ -10,7 +10,17 @@ import sys
 
 import typer
 
-from safepassage.cli import cases, demo, intake, keys, notifications, runs
+from safepassage.cli import (
+    cases,
+    demo,
+    followups,
+    intake,
+    interventions,
+    keys,
+    notifications,
+    report,
+    runs,
+)
 from safepassage.models.errors import (
     CaseNotFound,
     CaseStateError,
@@ -28,7 +38,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (intake, cases, keys, runs, demo, notifications):
+for module in (intake, cases, keys, runs, demo, notifications, interventions, report, followups):
     module.register(app)
 
 USAGE_EXIT = 2

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from safepassage.cli import common, output
+from safepassage.cli.followups import followup_section, print_followups
 from safepassage.models.intake import Beneficiary, Intake
 from safepassage.models.store.cases import CaseSummary, get_case, list_cases, reveal_intake
 from safepassage.models.store.events import case_events
@@ -109,6 +110,14 @@ def case(
                 "case": CaseSummary.of(record).as_dict(),
                 "decision": record.decision,
                 "personal": _personal_view(revealed),
+                "followups": followup_section(
+                    session,
+                    store.master_key,
+                    record,
+                    reveal=reveal,
+                    actor=common.operator_name(by),
+                    now=common.now(),
+                ),
                 "events": [_event_dict(e) for e in case_events(session, ref)],
             }
     finally:
@@ -139,6 +148,7 @@ def _print_case(view: dict[str, Any], *, revealed: bool) -> None:
                 print_(f"  {section}: {shown}", markup=False)
     else:
         print_("personal data: hidden (use --reveal; the disclosure is logged)", markup=False)
+    print_followups(view["followups"])
     output.table(
         "timeline",
         ["#", "when", "what", "by", "stage"],

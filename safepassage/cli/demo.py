@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from safepassage.cli import common, output
+from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.errors import ConfigurationError, SafePassageError
 from safepassage.models.intake import parse_intake
 from safepassage.models.rules import decide
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from safepassage.deployments.coordinator import FollowedCase
     from safepassage.deployments.sample_answers import Scenario
 
+#: The example case whose follow-ups the demo runs, on a compressed clock, until it closes.
+FOLLOWUP_EXAMPLE = "ro-eligible"
 #: Where the example case files live in a checkout (the demo runs from one).
 DEFAULT_EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -35,6 +38,10 @@ def _scenarios() -> dict[str, Scenario]:
         "bg-eligible": Scenario(missed_flights=1),  # a missed flight and a rebooking
         "cz-needs-review": Scenario(approve_review=False),  # a review that says no
         "hu-eligible": Scenario(recommended_grant_chf=2400, approved_grant_chf=2000),
+        # The follow-up cycle, on a compressed clock: the second report raises a risk.
+        FOLLOWUP_EXAMPLE: Scenario(risk_at_followups=frozenset({2})),
+        # The person withdraws with a ticket booked: the booking is cancelled, the mission told.
+        "ro-needs-review": Scenario(withdraw_at=Checkpoint.DEPARTURE),
     }
 
 
@@ -79,7 +86,7 @@ def _run(files: list[Path], timeout: float) -> None:
     from safepassage.deployments.environment import connect
 
     connect(get_settings())  # before prefect is imported: it reads its settings once
-    from safepassage.deployments.coordinator import FollowedCase, play
+    from safepassage.deployments.coordinator import FollowedCase, play, play_followups
     from safepassage.deployments.operations import take_in
     from safepassage.deployments.sample_answers import Scenario
 
@@ -93,6 +100,9 @@ def _run(files: list[Path], timeout: float) -> None:
         say(f"took in {path.name:26} as {taken['reference']}: {decision.outcome.value}")
     try:
         play(cases, timeout=timeout, report=say)
+        followed = [c for c in cases if c.label == FOLLOWUP_EXAMPLE and c.stage == "reintegration"]
+        for case in followed:  # months of follow-ups, on the compressed clock (see coordinator)
+            play_followups(case, timeout=timeout, report=say)
     except TimeoutError as exc:
         raise SafePassageError(f"{exc} (raise --timeout on a slow machine)") from None
     finally:

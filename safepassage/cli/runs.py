@@ -56,7 +56,12 @@ def resume(
     reference: Annotated[str, typer.Argument(help="The case reference.")],
     input_file: Annotated[Path, typer.Option("--input", help="The checkpoint answer (JSON).")],
     checkpoint: Annotated[
-        str | None, typer.Option("--checkpoint", help="The checkpoint you answer (a safeguard).")
+        str | None,
+        typer.Option(
+            "--checkpoint",
+            help="The checkpoint you answer (a safeguard); `followup-report-N` names follow-up "
+            "N, needed when several wait at once.",
+        ),
     ] = None,
 ) -> None:
     """Answer the checkpoint a case waits at, exactly as the Prefect UI form would."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -13,8 +14,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from safepassage.deployments.environment import healthy
+from safepassage.deployments.environment import SERVER_FILE, ServerAddress, healthy
 from safepassage.deployments.serve import RETURN_CASE
+from safepassage.deployments.server_process import AdoptedServer
 from safepassage.models.errors import ConfigurationError
 
 READY_TIMEOUT_SECONDS = 180.0
@@ -49,6 +51,7 @@ class BackgroundServe:
     process: subprocess.Popen[bytes]
     api_url: str
     log_path: Path
+    env: dict[str, str]
 
     @classmethod
     def start(
@@ -66,7 +69,9 @@ class BackgroundServe:
                 env={**os.environ, **(env or {})},
                 start_new_session=True,
             )
-        serving = cls(process, f"http://127.0.0.1:{port}/api", log_path)
+        serving = cls(
+            process, f"http://127.0.0.1:{port}/api", log_path, {**os.environ, **(env or {})}
+        )
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -78,12 +83,29 @@ class BackgroundServe:
         raise ConfigurationError(f"`safepassage serve` was not ready in time; see {log_path}")
 
     def stop(self, *, timeout: float = 60.0) -> None:
-        """Stop serving as Ctrl-C would (it stops its server too); kill it if it hangs."""
-        if self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGINT)
+        """Stop serving as Ctrl-C would (it stops its server too); kill it if it hangs.
+
+        A `serve` killed after hanging cannot stop its server, which runs in a session of its
+        own: the server's pid recorded in SAFEPASSAGE_HOME is stopped here instead.
+        """
+        server = self._recorded_server()
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=timeout)
+        if server is not None:
+            server.stop()
+
+    def _recorded_server(self) -> AdoptedServer | None:
+        home = self.env.get("SAFEPASSAGE_HOME")
         try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=timeout)
+            record = json.loads((Path(home) / SERVER_FILE).read_text()) if home else {}
+        except (OSError, ValueError):
+            return None
+        pid = record.get("pid")
+        if not isinstance(pid, int):
+            return None
+        return AdoptedServer(ServerAddress(record["api_url"], record["ui_url"]), pid)

@@ -11,13 +11,15 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
-from safepassage.deployments.operations import answer_checkpoint, case_status
+from safepassage.deployments.operations import answer_checkpoint, case_status, withdraw
 from safepassage.deployments.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.vocabulary import FINAL_STAGES, Stage
 
 #: Stages at which the return is over for the coordinator (follow-ups come months later).
 RETURNED = frozenset({s.value for s in FINAL_STAGES} | {Stage.REINTEGRATION.value})
+#: Stages after which nothing more happens to a case (follow-ups included).
+ENDED = frozenset(s.value for s in FINAL_STAGES)
 #: Run states that need a person: reported, not waited on.
 BROKEN = frozenset({"Failed", "Crashed", "Cancelled"})
 
@@ -91,7 +93,32 @@ def _step(
     if checkpoint in stop_at:
         parked.add(case.reference)
         return
+    if checkpoint is case.scenario.withdraw_at:
+        withdraw(
+            case.reference, "The person decided not to return.", actor=case.scenario.entered_by
+        )
+        report(f"{case.reference}: withdrawn while waiting at {waiting}")
+        return
     answer = sample_answer(checkpoint, attempt=attempt, scenario=case.scenario, today=today)
-    answer_checkpoint(case.reference, answer, expected=waiting)
+    # Pinned to the attempt the status showed: several follow-ups can wait at once.
+    answer_checkpoint(case.reference, answer, expected=waiting, attempt=attempt)
     case.answered.append((waiting, attempt))
     report(f"{case.reference}: answered {waiting} (attempt {attempt})")
+
+
+def play_followups(
+    case: FollowedCase, *, timeout: float = 600.0, report: Callable[[str], None] = lambda _: None
+) -> None:
+    """Run a case's follow-ups on a compressed clock and answer each report until it ends.
+
+    For the demo: the follow-ups, due months after arrival, are scheduled for now (clearly not
+    how a real case runs), so the whole cycle down to `closed` takes minutes.
+    """
+    from safepassage.deployments.followup_operations import reconcile_followups_now
+
+    runs = reconcile_followups_now(case.reference, compressed=True)
+    started = runs["created"] + runs["rescheduled"] + runs["recreated"]
+    report(
+        f"{case.reference}: compressed clock: {started} follow-up runs start now, not months ahead"
+    )
+    play([case], until=ENDED, timeout=timeout, report=report)

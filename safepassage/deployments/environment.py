@@ -56,6 +56,9 @@ def prefect_environment(settings: Settings) -> dict[str, str]:
         "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(home / "results"),
         "PREFECT_RUNNER_POLL_FREQUENCY": str(settings.runner_poll_seconds),
         "PREFECT_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+        # Heartbeats let `serve` notice a run whose process died (see recovery.py); 30 s is
+        # Prefect's minimum.
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
     }
     return {name: os.environ.get(name, value) for name, value in defaults.items()}
 
@@ -70,11 +73,25 @@ def server_file(settings: Settings) -> Path:
     return settings.home / SERVER_FILE
 
 
-def record_server(settings: Settings, address: ServerAddress) -> None:
-    """Record the server's address for the other commands."""
+def record_server(settings: Settings, address: ServerAddress, *, pid: int | None = None) -> None:
+    """Record the server's address (and the pid of one `serve` started) for the other commands."""
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = server_file(settings)
-    path.write_text(json.dumps({"api_url": address.api_url, "ui_url": address.ui_url}))
+    record = {"api_url": address.api_url, "ui_url": address.ui_url, "pid": pid}
+    path.write_text(json.dumps(record))
+
+
+def recorded_server(settings: Settings) -> tuple[ServerAddress, int | None] | None:
+    """Return the server a previous `serve` recorded, if it still answers."""
+    try:
+        record = json.loads(server_file(settings).read_text())
+        address = ServerAddress(api_url=record["api_url"], ui_url=record["ui_url"])
+    except (OSError, ValueError, KeyError):
+        return None
+    if not healthy(address.api_url):
+        return None
+    pid = record.get("pid")
+    return address, pid if isinstance(pid, int) else None
 
 
 def forget_server(settings: Settings, address: ServerAddress) -> None:

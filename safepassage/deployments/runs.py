@@ -35,19 +35,46 @@ def case_run_tags(programme: str, country: str) -> list[str]:
     return [f"programme:{programme}", f"mission:{country.lower()}"]
 
 
-def start_case_run(reference: str, programme: str, country: str) -> str:
-    """Create the case's return-case run (once per case, whatever is retried); return its id."""
+def start_run(deployment_name: str, reference: str, *, name: str, tags: list[str], key: str) -> str:
+    """Create a run of a deployment for one case (once per `key`, whatever is retried)."""
     with get_client(sync_client=True) as client:
-        deployment = client.read_deployment_by_name(RETURN_CASE)
+        deployment = client.read_deployment_by_name(deployment_name)
         run = client.create_flow_run_from_deployment(
             deployment.id,
             parameters={"reference": reference},
             # Named at creation, so the UI never shows a random name for it.
-            name=f"return-{reference}",
-            tags=[*deployment.tags, *case_run_tags(programme, country)],
-            idempotency_key=f"return-case:{reference}",
+            name=name,
+            tags=[*deployment.tags, *tags],
+            idempotency_key=key,
         )
     return str(run.id)
+
+
+def start_case_run(reference: str, programme: str, country: str) -> str:
+    """Create the case's return-case run (once per case); return its id."""
+    return start_run(
+        RETURN_CASE,
+        reference,
+        name=f"return-{reference}",
+        tags=case_run_tags(programme, country),
+        key=f"return-case:{reference}",
+    )
+
+
+def wait_for_end(flow_run_id: str, *, timeout: float) -> str:
+    """Wait until a run reaches a final state; return the state's name (or the last seen)."""
+    run_id = UUID(flow_run_id)
+    deadline = time.monotonic() + timeout
+    name = "Unknown"
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            state = client.read_flow_run(run_id).state
+            if state is not None:
+                name = state.name or state.type.value
+                if state.is_final():
+                    return name
+            time.sleep(0.3)
+    return name
 
 
 @dataclass(frozen=True)

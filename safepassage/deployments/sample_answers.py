@@ -19,6 +19,11 @@ class Scenario:
     """How the coordinator answers one case's checkpoints."""
 
     approve_review: bool = True
+    approve_risk: bool = True
+    #: The person withdraws when the case reaches this checkpoint (the demo shows one).
+    withdraw_at: Checkpoint | None = None
+    #: Follow-ups whose report raises a risk of re-trafficking (alerting coordinators).
+    risk_at_followups: frozenset[int] = frozenset()
     missed_flights: int = 0
     recommended_grant_chf: int | None = None
     approved_grant_chf: int | None = None
@@ -70,6 +75,21 @@ def sample_answer(
             "onward_transport": True,
             "accommodation": "shelter",
             "recommended_grant_chf": scenario.recommended_grant_chf,
+        },
+        Checkpoint.FOLLOWUP_REPORT: {
+            "contacted": True,
+            "wellbeing": "struggling" if attempt in scenario.risk_at_followups else "stable",
+            "services_received": ["counselling", "housing"] if attempt == 1 else ["counselling"],
+            "risk_of_retrafficking": "raised" if attempt in scenario.risk_at_followups else "none",
+            "next_steps": f"Mission visits again before follow-up {attempt + 1}."
+            if attempt in scenario.risk_at_followups
+            else "Continue the reintegration plan as agreed.",
+        },
+        Checkpoint.RISK_REVIEW: {
+            "approved": scenario.approve_risk,
+            "reason": "Risk assessed with the receiving mission and the police liaison."
+            if scenario.approve_risk
+            else "Travel is not safe now: the case is closed and support continues in the UK.",
         },
         Checkpoint.GRANT_APPROVAL: {
             "amount_chf": scenario.approved_grant_chf or scenario.recommended_grant_chf or 1500,

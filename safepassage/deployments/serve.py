@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from safepassage.deployments.environment import (
     LOOPBACK,
@@ -20,18 +20,25 @@ from safepassage.deployments.environment import (
     healthy,
     prefect_home,
     record_server,
+    recorded_server,
     ui_url_for,
 )
-from safepassage.deployments.server_process import ServerProcess
+from safepassage.deployments.server_process import AdoptedServer, ServerProcess
 from safepassage.models.errors import ConfigurationError
 from safepassage.models.settings import Settings
+from safepassage.models.sla import limits
 from safepassage.models.store.db import open_store
 from safepassage.notifications import OutboxDrainer, load_targets
+
+if TYPE_CHECKING:
+    from safepassage.deployments.recovery import OrphanReaper
 
 logger = logging.getLogger("safepassage.serve")
 
 RETURN_CASE = "return-case/return-case"
+WITHDRAW_CASE = "withdraw-case/withdraw-case"
 DELIVER_NOTIFICATIONS = "deliver-notifications/deliver-notifications"
+CASE_REPORT = "case-report/case-report"
 
 
 def default_limit(settings: Settings) -> int:
@@ -53,10 +60,14 @@ def check_host(host: str) -> None:
 
 def deployments() -> list[Any]:
     """Return the deployments this process serves (imported here: prefect is slow to import)."""
+    from prefect.schedules import Cron
     from prefect.types.entrypoint import EntrypointType
 
+    from safepassage.flows.case_report import SCHEDULE_CRON, SCHEDULE_TIMEZONE, case_report
     from safepassage.flows.deliver_notifications import deliver_notifications
+    from safepassage.flows.followup import followup_scheduler, reintegration_followup
     from safepassage.flows.return_case import return_case
+    from safepassage.flows.withdraw_case import withdraw_case
 
     # Module-path entrypoints load the installed package whatever the working directory.
     module = EntrypointType.MODULE_PATH
@@ -65,11 +76,49 @@ def deployments() -> list[Any]:
             name="return-case", entrypoint_type=module, tags=["safepassage"],
             description="One case's safe return, from identification to follow-ups.",
         ),
+        withdraw_case.to_deployment(
+            name="withdraw-case", entrypoint_type=module, tags=["safepassage"],
+            description="Withdraw a case: stop its run, cancel its booking, tell the mission.",
+        ),
         deliver_notifications.to_deployment(
             name="deliver-notifications", entrypoint_type=module, tags=["safepassage"],
             description="Deliver what is due in the notification outbox (operators).",
         ),
+        reintegration_followup.to_deployment(
+            name="reintegration-followup", entrypoint_type=module, tags=["safepassage"],
+            description="One follow-up of a case: tell the mission, wait for its report.",
+        ),
+        followup_scheduler.to_deployment(
+            name="followup-scheduler", entrypoint_type=module, tags=["safepassage"],
+            schedule=Cron("15 6 * * *", timezone="UTC"),
+            description="Daily: schedule follow-ups due soon, recreate lost runs, escalate late.",
+        ),
+        case_report.to_deployment(
+            name="case-report", entrypoint_type=module, tags=["safepassage"],
+            schedule=Cron(SCHEDULE_CRON, timezone=SCHEDULE_TIMEZONE),
+            description="Daily: alert on cases past their time limits; publish the case report.",
+        ),
     ]  # fmt: skip
+
+
+def _external_address() -> ServerAddress:
+    external = os.environ["PREFECT_API_URL"]
+    if not healthy(external):
+        raise ConfigurationError(f"PREFECT_API_URL={external} does not answer")
+    return ServerAddress(api_url=external, ui_url=ui_url_for(external))
+
+
+def _server_for(
+    settings: Settings, *, host: str, port: int
+) -> ServerProcess | AdoptedServer | None:
+    """Return the embedded server to use: none with PREFECT_API_URL, an orphan, or a new one."""
+    if os.environ.get("PREFECT_API_URL"):
+        return None
+    recorded = recorded_server(settings)
+    if recorded is not None:  # left running by a `serve` that was killed: carry on with it
+        return AdoptedServer(*recorded)
+    log_path = prefect_home(settings) / "server.log"
+    return ServerProcess.start(host=host, port=port, log_path=log_path)
 
 
 def serve(
@@ -83,31 +132,35 @@ def serve(
     """Serve until interrupted; start and stop the embedded server unless PREFECT_API_URL is set."""
     check_host(host)
     load_targets(settings)  # a broken notification configuration stops us here, not mid-case
+    limits(settings)  # and so does a broken SAFEPASSAGE_SLA_DAYS (forms show the limits)
     store = open_store(settings)
     apply_prefect_environment(settings)
-    server: ServerProcess | None = None
-    external = os.environ.get("PREFECT_API_URL")
-    if external:
-        if not healthy(external):
-            raise ConfigurationError(f"PREFECT_API_URL={external} does not answer")
-        address = ServerAddress(api_url=external, ui_url=ui_url_for(external))
-    else:
-        log_path = prefect_home(settings) / "server.log"
-        server = ServerProcess.start(host=host, port=port, log_path=log_path)
-        address = server.address
-        os.environ["PREFECT_API_URL"] = address.api_url
+    server = _server_for(settings, host=host, port=port)
+    address = server.address if server is not None else _external_address()
+    os.environ["PREFECT_API_URL"] = address.api_url
     drainer = OutboxDrainer(store, settings=settings)
+    reaper: OrphanReaper | None = None
     try:
-        record_server(settings, address)
+        record_server(settings, address, pid=server.pid if server is not None else None)
         from prefect import serve as prefect_serve
 
+        from safepassage.deployments.recovery import OrphanReaper, reschedule_orphans
+
         served = deployments()
+        names = [f"{d.flow_name}/{d.name}" for d in served]
+        reaper = OrphanReaper(
+            lambda: reschedule_orphans(address.api_url, names, after=settings.orphan_after_seconds),
+            interval=settings.reaper_interval_seconds,
+        )
         drainer.start()
+        reaper.start()
         if on_ready is not None:
             on_ready(address)
         prefect_serve(*served, limit=limit or default_limit(settings), print_starting_message=False)
     finally:
         # Stop serving before the server it talks to, or it hangs on shutdown.
+        if reaper is not None:
+            reaper.stop()
         drainer.stop()
         forget_server(settings, address)
         if server is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -24,6 +25,11 @@ class ServerProcess:
     process: subprocess.Popen[bytes]
     address: ServerAddress
     log_path: Path
+
+    @property
+    def pid(self) -> int:
+        """Return the server's pid (also its process group: it runs in its own session)."""
+        return self.process.pid
 
     @classmethod
     def start(cls, *, host: str, port: int, log_path: Path) -> ServerProcess:
@@ -83,3 +89,44 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=timeout)
+
+
+@dataclass
+class AdoptedServer:
+    """A server an earlier `serve` of this SAFEPASSAGE_HOME started and did not stop (it died).
+
+    A killed `serve` leaves its server running (the server has its own session, so that Ctrl-C
+    reaches `serve` first and the server is stopped after the runner); the next `serve` takes
+    it over rather than fail on a busy port, and stops it on its own way out.
+    """
+
+    address: ServerAddress
+    pid: int | None
+
+    def stop(self, *, timeout: float = 20.0) -> None:
+        """Stop the adopted server as `ServerProcess.stop` would."""
+        if self.pid is None or not _alive(self.pid):
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGINT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _alive(self.pid):
+            time.sleep(0.2)
+        if _alive(self.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours still "exists": reap it if it is one.
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True

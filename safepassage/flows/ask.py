@@ -16,25 +16,41 @@ from prefect.runtime import flow_run
 from pydantic import ValidationError
 
 from safepassage.flows.forms import RUN_INPUTS, describe
-from safepassage.models.checkpoints import Checkpoint
+from safepassage.models.checkpoints import JOURNEY, Checkpoint
+from safepassage.tasks.case_view import show_case
 from safepassage.tasks.checkpoints import accept_answer, checkpoint_status, mark_waiting, pause_key
+from safepassage.tasks.risk import conclude_risk_review
 
 #: Give up re-asking after this many refused answers in a row; the run fails and says why.
 MAX_REFUSALS = 20
 
 
+class TravelStopped(Exception):
+    """A coordinator ruled that a raised risk stops travel: the return ends here."""
+
+
 def ask(
     reference: str, checkpoint: Checkpoint, *, attempt: int = 1, escort_required: bool = False
 ) -> dict[str, Any]:
-    """Return the PII-free summary of the accepted answer, suspending until there is one."""
+    """Return the PII-free summary of the accepted answer, suspending until there is one.
+
+    At a journey checkpoint a raised risk holds the case before the form is shown and again
+    before the flow passes on: a coordinator must rule on it first (see `hold_gate`).
+    """
+    gated = checkpoint in JOURNEY
     while True:
         status = checkpoint_status(reference, checkpoint.value, attempt)
         if status.answered:
-            return status.summary
+            summary, hold = status.summary, status.open_hold
+            break
         if status.refusals >= MAX_REFUSALS:
             raise RuntimeError(f"{checkpoint.value} refused {MAX_REFUSALS} answers in a row")
+        if gated and status.open_hold is not None:
+            hold_gate(reference, status.open_hold)
+            continue
         key = pause_key(checkpoint.value, attempt, status.refusals)
         mark_waiting(reference, checkpoint.value, attempt)
+        show_case(reference)  # the UI says what the case waits for before the run suspends
         form = RUN_INPUTS[checkpoint].with_initial_data(
             description=describe(
                 checkpoint,
@@ -51,4 +67,21 @@ def ask(
             suspend_flow_run(wait_for_input=form, key=key, timeout=None)
         acceptance = accept_answer(reference, checkpoint.value, attempt, key, flow_run.id)
         if acceptance.accepted:
-            return acceptance.summary
+            summary, hold = acceptance.summary, acceptance.open_hold
+            break
+    boarded = checkpoint is Checkpoint.DEPARTURE and summary.get("boarded")
+    if gated and hold is not None and not boarded:
+        hold_gate(reference, hold)
+    return summary
+
+
+def hold_gate(reference: str, hold: int) -> None:
+    """Ask a coordinator to rule on each open risk hold; raise TravelStopped if one says stop."""
+    while True:
+        review = ask(reference, Checkpoint.RISK_REVIEW, attempt=hold)
+        if not conclude_risk_review(reference, hold, review["approved"]):
+            raise TravelStopped(reference)
+        status = checkpoint_status(reference, Checkpoint.RISK_REVIEW.value, hold)
+        if status.open_hold is None:
+            return
+        hold = status.open_hold

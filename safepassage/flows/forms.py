@@ -14,11 +14,15 @@ from safepassage.models.checkpoints import (
     ArrivalAnswer,
     Checkpoint,
     DepartureAnswer,
+    FollowUpReportAnswer,
     GrantApprovalAnswer,
     IdentificationReviewAnswer,
+    RiskReviewAnswer,
     TicketAnswer,
     TravelDocumentAnswer,
 )
+from safepassage.models.settings import get_settings
+from safepassage.models.sla import describe_limit, limits
 
 
 class IdentificationReviewForm(RunInput, IdentificationReviewAnswer):
@@ -45,6 +49,14 @@ class GrantApprovalForm(RunInput, GrantApprovalAnswer):
     pass
 
 
+class RiskReviewForm(RunInput, RiskReviewAnswer):
+    pass
+
+
+class FollowUpReportForm(RunInput, FollowUpReportAnswer):
+    pass
+
+
 RUN_INPUTS: dict[Checkpoint, type[RunInput]] = {
     Checkpoint.IDENTIFICATION_REVIEW: IdentificationReviewForm,
     Checkpoint.TRAVEL_DOCUMENT: TravelDocumentForm,
@@ -52,9 +64,19 @@ RUN_INPUTS: dict[Checkpoint, type[RunInput]] = {
     Checkpoint.DEPARTURE: DepartureForm,
     Checkpoint.ARRIVAL: ArrivalForm,
     Checkpoint.GRANT_APPROVAL: GrantApprovalForm,
+    Checkpoint.RISK_REVIEW: RiskReviewForm,
+    Checkpoint.FOLLOWUP_REPORT: FollowUpReportForm,
 }
 
 INSTRUCTIONS: dict[Checkpoint, str] = {
+    Checkpoint.FOLLOWUP_REPORT: (
+        "Follow-up {attempt} of this case is due: the receiving mission was asked to check on "
+        "the person. Enter the mission's report as it reads: whether they reached the person, "
+        "wellbeing, the services received, the risk of re-trafficking, and the next steps. A "
+        "**raised** risk alerts the coordinators at once and keeps the case open. Write no "
+        "names or places in the next steps; the report is stored encrypted and removed from "
+        "Prefect once read."
+    ),
     Checkpoint.IDENTIFICATION_REVIEW: (
         "The programme rules could not decide this case alone (the reasons are in the case's "
         "timeline: `safepassage case {reference}`). Review the referral and the evidence on "
@@ -81,6 +103,12 @@ INSTRUCTIONS: dict[Checkpoint, str] = {
         "person arrived, whether onward transport was arranged, and where they are staying. "
         "For Hungary, enter the service provider's recommended grant if it is above CHF 1,500."
     ),
+    Checkpoint.RISK_REVIEW: (
+        "A coordinator raised this case's risk to **high** (`safepassage case {reference}` shows "
+        "when and by whom; the reason is in the encrypted case store). Travel is on hold. Decide "
+        "whether the return may continue. If not, the case stops: an open booking is cancelled "
+        "and the mission is told."
+    ),
     Checkpoint.GRANT_APPROVAL: (
         "The service provider recommends an in-kind grant above the standard CHF 1,500. "
         "Enter the amount approved (at most the recommendation), whether it is approved, and "
@@ -102,6 +130,10 @@ def describe(
     text = INSTRUCTIONS[checkpoint].format(reference=reference, attempt=attempt, escort=escort)
     lines = [f"### Case `{reference}`: {checkpoint.value}", "", text, ""]
     lines.append("Fill in **Entered by** with your name or initials for the audit trail.")
+    limit = limits(get_settings()).get(checkpoint)
+    if limit is not None:
+        lines += ["", f"**Time limit:** {describe_limit(checkpoint, limit)}; coordinators are "
+                  "alerted once if it passes (`safepassage report` lists late cases)."]  # fmt: skip
     if problems:
         lines += ["", "**The previous answer was not accepted:**", ""]
         lines += [f"- {problem}" for problem in problems]

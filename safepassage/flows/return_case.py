@@ -12,10 +12,11 @@ from typing import Any
 
 from prefect import flow
 
-from safepassage.flows.ask import ask
+from safepassage.flows.ask import TravelStopped, ask
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.vocabulary import Outcome, Programme
 from safepassage.tasks.arrival import hand_over_on_arrival
+from safepassage.tasks.case_view import show_case
 from safepassage.tasks.departure import confirm_departure
 from safepassage.tasks.embassy import liaise_with_embassy
 from safepassage.tasks.followups import schedule_followups
@@ -32,6 +33,13 @@ MAX_BOOKINGS = 5
 @flow(name=FLOW_NAME, persist_result=True, log_prints=False)
 def return_case(reference: str) -> dict[str, Any]:
     """Take one case from the identification check to its reintegration and follow-up plan."""
+    try:
+        return _return(reference)
+    except TravelStopped:
+        return {"reference": reference, "ended": "travel stopped after a raised risk"}
+
+
+def _return(reference: str) -> dict[str, Any]:
     identification = check_identification(reference)
     if identification.outcome is Outcome.INELIGIBLE:
         return {"reference": reference, "ended": "ineligible"}
@@ -62,4 +70,5 @@ def return_case(reference: str) -> dict[str, Any]:
         ask(reference, Checkpoint.GRANT_APPROVAL)
     plan_reintegration(reference)
     followups = schedule_followups(reference)
+    show_case(reference)  # the last stage notifies nobody, so no deliver_now showed it
     return {"reference": reference, "ended": "reintegration", "followups": followups}

@@ -21,6 +21,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from safepassage.models.errors import FieldProblem
 from safepassage.models.intake import LongText, Text
 from safepassage.models.rules import HU_BASE_GRANT_CHF
+from safepassage.models.vocabulary import Need
 
 
 class Checkpoint(StrEnum):
@@ -32,6 +33,19 @@ class Checkpoint(StrEnum):
     DEPARTURE = "departure"
     ARRIVAL = "arrival"
     GRANT_APPROVAL = "grant-approval"
+    RISK_REVIEW = "risk-review"
+    FOLLOWUP_REPORT = "followup-report"
+
+
+#: The checkpoints of the journey itself: a raised risk holds the case at each of them.
+JOURNEY = frozenset(
+    {
+        Checkpoint.IDENTIFICATION_REVIEW,
+        Checkpoint.TRAVEL_DOCUMENT,
+        Checkpoint.TICKET,
+        Checkpoint.DEPARTURE,
+    }
+)
 
 
 EnteredBy = Annotated[
@@ -110,6 +124,41 @@ class ArrivalAnswer(_Form):
     )
 
 
+class RiskReviewAnswer(_Form):
+    """A coordinator's ruling on a raised risk: travel may go on, or it stops here."""
+
+    entered_by: EnteredBy
+    approved: bool = Field(
+        title="Travel may continue", description="Approve the return again despite the risk."
+    )
+    reason: LongText = Field(
+        title="Reason", description="Why; no names or places (the reason is stored encrypted)."
+    )
+
+
+class FollowUpReportAnswer(_Form):
+    """The receiving mission's report at a follow-up after arrival, as a coordinator enters it."""
+
+    entered_by: EnteredBy
+    contacted: bool = Field(
+        title="Person contacted", description="Whether the mission reached the person."
+    )
+    wellbeing: Literal["stable", "improving", "struggling", "unreachable"] = Field(
+        title="Wellbeing", description="As the mission judged it; `unreachable` if not contacted."
+    )
+    services_received: list[Need] = Field(
+        title="Services received",
+        description="Reintegration services the person received since the last report.",
+    )
+    risk_of_retrafficking: Literal["none", "low", "raised"] = Field(
+        title="Risk of re-trafficking",
+        description="`raised` alerts the coordinators at once and keeps the case open.",
+    )
+    next_steps: LongText = Field(
+        title="Next steps", description="What the mission will do next (stored encrypted)."
+    )
+
+
 class GrantApprovalAnswer(_Form):
     """Approval of an in-kind grant above the standard CHF 1,500 (Hungary)."""
 
@@ -126,6 +175,8 @@ FORMS: dict[Checkpoint, type[_Form]] = {
     Checkpoint.DEPARTURE: DepartureAnswer,
     Checkpoint.ARRIVAL: ArrivalAnswer,
     Checkpoint.GRANT_APPROVAL: GrantApprovalAnswer,
+    Checkpoint.RISK_REVIEW: RiskReviewAnswer,
+    Checkpoint.FOLLOWUP_REPORT: FollowUpReportAnswer,
 }
 
 
@@ -201,6 +252,16 @@ def _grant(answer: GrantApprovalAnswer, history: History) -> Problems:
     return problems
 
 
+def _followup_report(answer: FollowUpReportAnswer, history: History) -> Problems:
+    # A person the mission did not reach cannot be judged well or struggling, and vice versa:
+    # the two fields must tell one story, or the report's risk reading is unreliable.
+    if not answer.contacted and answer.wellbeing != "unreachable":
+        return [FieldProblem("wellbeing", "must be unreachable when the person was not contacted")]
+    if answer.contacted and answer.wellbeing == "unreachable":
+        return [FieldProblem("contacted", "must be false when wellbeing is unreachable")]
+    return []
+
+
 EARLIEST_DEPARTURE = dt.timedelta(hours=12)
 _CHECKS: dict[type[_Form], Callable[[Any, History], Problems]] = {
     TravelDocumentAnswer: _travel_document,
@@ -208,6 +269,7 @@ _CHECKS: dict[type[_Form], Callable[[Any, History], Problems]] = {
     DepartureAnswer: _departure,
     ArrivalAnswer: _arrival,
     GrantApprovalAnswer: _grant,
+    FollowUpReportAnswer: _followup_report,
 }
 
 

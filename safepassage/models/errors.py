@@ -5,6 +5,7 @@
     ├── IntakeInvalid           a case file or checkpoint answer fails validation (CLI exit 2)
     ├── CaseNotFound            no case has that reference (CLI exit 2)
     ├── CaseStateError          the case is not in a state that allows the action (CLI exit 2)
+    │   └── CaseWithdrawn       the person withdrew: stages stop, compensations run
     ├── KeyUnavailable          a case's data key was destroyed (erased) or the master key is wrong
     └── ChainBroken             the event log's hash chain does not verify
 
@@ -68,6 +69,10 @@ class CaseNotFound(SafePassageError):
 
 class CaseStateError(SafePassageError):
     """The case's stage or status does not allow the action asked for."""
+
+
+class CaseWithdrawn(CaseStateError):
+    """The person withdrew: no stage of the return may do anything more."""
 
 
 class KeyUnavailable(SafePassageError):

@@ -8,6 +8,9 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from safepassage.models.followup_plan import FollowUpPlan
+from safepassage.models.vocabulary import Programme
+
 
 class Settings(BaseSettings):
     """SafePassage's configuration; every field is `SAFEPASSAGE_<NAME>` in the environment."""
@@ -62,6 +65,35 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         description="Flow-run processes `serve` runs at once; unset means two per core.",
+    )
+
+    sla_days: dict[str, float] = Field(
+        default_factory=dict,
+        description="Time limits in days per checkpoint, as JSON, e.g. "
+        '{"travel-document": 28}; unset checkpoints keep the defaults in models/sla.py.',
+    )
+
+    orphan_after_seconds: float = Field(
+        default=90.0,
+        ge=35,
+        description="A running flow silent this long (no heartbeat) has lost its process.",
+    )
+    reaper_interval_seconds: float = Field(default=15.0, gt=0)
+
+    followup_plans: dict[Programme, FollowUpPlan] = Field(
+        default_factory=dict,
+        description="Follow-up plans per programme, as JSON, e.g. "
+        '{"HU": {"offsets_months": [1, 3, 6, 12, 24], "window_days": 21}}; unset programmes '
+        "keep the default (1, 3, 6, 12 months; 14 days; see models/followup_plan.py).",
+    )
+    followup_horizon_days: int = Field(
+        default=30,
+        ge=1,
+        le=366,
+        description="Follow-ups due within this many days exist as scheduled Prefect runs.",
+    )
+    followup_hour_utc: int = Field(
+        default=9, ge=0, le=23, description="Hour (UTC) on the due date a follow-up run starts."
     )
 
     @field_validator("home", mode="after")

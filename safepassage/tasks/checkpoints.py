@@ -41,6 +41,7 @@ from safepassage.models.store.workflow import (
     count_refusals,
     find_answer,
     open_checkpoint,
+    open_hold,
     read_answer,
     record_answer,
     record_refusal,
@@ -58,6 +59,7 @@ class CheckpointStatus(BaseModel):
     summary: dict[str, Any] = {}
     refusals: int = 0
     last_problems: list[str] = []
+    open_hold: int | None = None
 
 
 class Acceptance(BaseModel):
@@ -66,6 +68,7 @@ class Acceptance(BaseModel):
     accepted: bool
     summary: dict[str, Any] = {}
     problems: list[str] = []
+    open_hold: int | None = None
 
 
 def pause_key(checkpoint: str, attempt: int, refusals: int) -> str:
@@ -105,12 +108,14 @@ def checkpoint_status(reference: str, checkpoint: str, attempt: int) -> Checkpoi
     """Return whether the case store holds an accepted answer for this checkpoint attempt."""
     with case_transaction(reference) as (_, session, case):
         answer = find_answer(session, case, checkpoint, attempt)
+        hold = open_hold(session, case)
         if answer is not None:
-            return CheckpointStatus(answered=True, summary=answer.summary)
+            return CheckpointStatus(answered=True, summary=answer.summary, open_hold=hold)
         return CheckpointStatus(
             answered=False,
             refusals=count_refusals(session, case, checkpoint, attempt),
             last_problems=_last_problems(session, case, checkpoint, attempt),
+            open_hold=hold,
         )
 
 
@@ -153,7 +158,7 @@ def _latest(
 def summarise(checkpoint: Checkpoint, answer: Any) -> dict[str, Any]:
     """Return the PII-free facts of an answer that the flow branches on and the log keeps."""
     match checkpoint:
-        case Checkpoint.IDENTIFICATION_REVIEW | Checkpoint.GRANT_APPROVAL:
+        case Checkpoint.IDENTIFICATION_REVIEW | Checkpoint.GRANT_APPROVAL | Checkpoint.RISK_REVIEW:
             return {"approved": answer.approved}
         case Checkpoint.TRAVEL_DOCUMENT:
             return {"document_type": answer.document_type}
@@ -161,6 +166,12 @@ def summarise(checkpoint: Checkpoint, answer: Any) -> dict[str, Any]:
             return {"escort": answer.escort}
         case Checkpoint.DEPARTURE:
             return {"boarded": answer.boarded}
+        case Checkpoint.FOLLOWUP_REPORT:
+            # Wellbeing and services stay sealed; the flow needs only these two to act on.
+            return {
+                "contacted": answer.contacted,
+                "risk_raised": answer.risk_of_retrafficking == "raised",
+            }
         case Checkpoint.ARRIVAL:
             grant = answer.recommended_grant_chf
             return {
@@ -199,6 +210,7 @@ def accept_answer(
                 result = Acceptance(accepted=False, problems=["no answer was submitted"])
             else:
                 result = _judge(session, store.master_key, case, form, attempt=attempt, raw=raw)
+        result.open_hold = open_hold(session, case)
     forget_in_prefect(flow_run_id, key)
     return result
 

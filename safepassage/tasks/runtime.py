@@ -21,10 +21,11 @@ from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import TaskRunContext
 from sqlalchemy.orm import Session
 
-from safepassage.models.errors import SafePassageError
+from safepassage.models.errors import CaseWithdrawn, SafePassageError
 from safepassage.models.store.cases import get_case
 from safepassage.models.store.db import Store, open_store
 from safepassage.models.store.orm import Case
+from safepassage.models.vocabulary import Stage
 from safepassage.notifications import deliver_due
 
 logger = logging.getLogger("safepassage.tasks")
@@ -81,18 +82,29 @@ READ_TASK: dict[str, Any] = {
 
 
 @contextlib.contextmanager
-def case_transaction(reference: str) -> Iterator[tuple[Store, Session, Case]]:
-    """Yield the store, a session in a transaction, and the case with `reference`."""
+def case_transaction(
+    reference: str, *, after_withdrawal: bool = False
+) -> Iterator[tuple[Store, Session, Case]]:
+    """Yield the store, a session in a transaction, and the case with `reference`, locked.
+
+    A withdrawn case refuses every stage (CaseWithdrawn, never retried): a stage that was
+    running when the person withdrew must not book or notify after the compensations ran.
+    Only the withdrawal's own tasks pass `after_withdrawal=True`.
+    """
     store = case_store()
     with store.transaction() as session:
-        yield store, session, get_case(session, reference)
+        case = get_case(session, reference, lock=True)
+        if case.stage == Stage.WITHDRAWN.value and not after_withdrawal:
+            raise CaseWithdrawn(f"case {reference} was withdrawn: this stage does nothing")
+        yield store, session, case
 
 
 def deliver_now(reference: str) -> None:
     """Deliver the case's due notifications after a commit; failures are left to the drainer.
 
     A receiver that is down must not fail the stage: the items stay in the outbox and the
-    serving process's drainer retries them with backoff.
+    serving process's drainer retries them with backoff. Every stage ends here, so this is
+    also where the coordinator's view of the case in the Prefect UI is brought up to date.
     """
     try:
         report = deliver_due(case_store(), reference=reference)
@@ -100,5 +112,8 @@ def deliver_now(reference: str) -> None:
         logger.warning(
             "notifications of %s left for the drainer: %s", reference, type(exc).__name__
         )
-        return
-    logger.info("notifications of %s: %s", reference, report)
+    else:
+        logger.info("notifications of %s: %s", reference, report)
+    from safepassage.tasks.case_view import show_case  # imports this module: import late
+
+    show_case(reference)

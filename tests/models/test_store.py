@@ -227,3 +227,14 @@ def test_concurrent_writers_keep_one_unbroken_chain(store: Store) -> None:
     assert not errors
     with store.transaction() as session:
         assert verify_chain(session) is None
+
+
+def test_the_migration_heads_read_without_alembic_match_alembics_own() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from safepassage.models.store.db import MIGRATIONS, script_heads
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert script_heads() == frozenset(ScriptDirectory.from_config(config).get_heads())

@@ -13,6 +13,7 @@ from safepassage.models.settings import get_settings
 from safepassage.models.store.db import Store
 from safepassage.notifications import clear_targets_cache, deliver_due, load_targets
 from safepassage.notifications.events import PROGRAMME_COUNTRIES
+from safepassage.notifications.targets import DEMO_ADHOC_COUNTRIES
 from tests.notifications.conftest import START, use_config
 from tests.receivers import HttpReceiver, SmtpReceiver
 
@@ -48,9 +49,10 @@ def test_the_default_is_created_on_first_use_with_local_logs_and_nothing_cleared
     assert targets.path == path
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     tags = {tag for t in targets for tag in t.tags}
+    countries = (*PROGRAMME_COUNTRIES, *DEMO_ADHOC_COUNTRIES)  # the example ad hoc case's too
     assert tags == {
-        *(f"mission-{c.lower()}" for c in PROGRAMME_COUNTRIES),
-        *(f"embassy-{c.lower()}" for c in PROGRAMME_COUNTRIES),
+        *(f"mission-{c.lower()}" for c in countries),
+        *(f"embassy-{c.lower()}" for c in countries),
         "coordinators",
     }
     assert not any(t.secure for t in targets)

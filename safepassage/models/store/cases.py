@@ -114,9 +114,14 @@ def seal(
     return record
 
 
-def get_case(session: Session, reference: str) -> Case:
-    """Return the case with `reference`, or raise CaseNotFound."""
-    case = session.scalar(select(Case).where(Case.reference == reference))
+def get_case(session: Session, reference: str, *, lock: bool = False) -> Case:
+    """Return the case with `reference`, or raise CaseNotFound.
+
+    `lock` holds the case's row until the transaction ends (PostgreSQL; SQLite's write lock is
+    already taken at BEGIN), so a stage and a withdrawal of the same case never interleave.
+    """
+    query = select(Case).where(Case.reference == reference)
+    case = session.scalar(query.with_for_update() if lock else query)
     if case is None:
         raise CaseNotFound(reference)
     return case

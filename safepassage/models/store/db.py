@@ -6,12 +6,14 @@ The session's lifecycle lives here, outside the data functions that use a sessio
 from __future__ import annotations
 
 import contextlib
+import functools
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, select
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -62,8 +64,39 @@ def make_engine(url: str) -> Engine:
     return create_engine(parsed, pool_pre_ping=True)
 
 
+_REVISION = re.compile(r"^revision: str = ['\"]([^'\"]+)['\"]", re.MULTILINE)
+_DOWN = re.compile(r"^down_revision: str \| None = ['\"]([^'\"]+)['\"]", re.MULTILINE)
+
+
+@functools.cache
+def script_heads() -> frozenset[str]:
+    """Return the newest revisions among the migration files, read without importing alembic.
+
+    Every flow-run process opens the store; importing alembic there only to learn that the
+    schema is current would cost each resume a noticeable share of its start-up.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        text = path.read_text()
+        if match := _REVISION.search(text):
+            revisions.add(match[1])
+        if match := _DOWN.search(text):
+            parents.add(match[1])
+    return frozenset(revisions - parents)
+
+
+def _current_heads(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return set()
+        return set(connection.scalars(text("SELECT version_num FROM alembic_version")))
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (a no-op when it is there already)."""
+    if _current_heads(engine) == script_heads():
+        return
     from alembic import command
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext

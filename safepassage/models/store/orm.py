@@ -267,3 +267,12 @@ class FollowUp(Base):
     reported_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+    # Kept per row so that a corrected arrival re-plans by the plan the case started with, even
+    # if the programme's plan setting changed since. The arrival date is in clear because the
+    # due dates, which scheduling needs in clear (and Prefect shows), reveal it anyway.
+    offset_months: Mapped[int] = mapped_column(Integer)
+    arrived_on: Mapped[dt.date | None] = mapped_column(Date)
+    # When the follow-up's Prefect run is scheduled, and the generation of its idempotency key:
+    # moving a run makes a new generation, so a stale run's key is never reused.
+    scheduled_for: Mapped[dt.datetime | None]
+    run_generation: Mapped[int] = mapped_column(Integer, default=0)

@@ -238,3 +238,19 @@ def count_refusals(session: Session, case: Case, checkpoint: str, attempt: int) 
         )
     )
     return sum(1 for d in rows if d.get("checkpoint") == checkpoint and d.get("attempt") == attempt)
+
+
+def open_hold(session: Session, case: Case) -> int | None:
+    """Return the first raised-risk hold on travel that no coordinator has ruled on, if any."""
+    rows = session.execute(
+        select(CaseAction.action, CaseAction.attempt).where(
+            CaseAction.case_id == case.id,
+            CaseAction.action.in_(("risk-hold", "risk-cleared", "travel-stopped")),
+        )
+    )
+    holds: set[int] = set()
+    ruled: set[int] = set()
+    for action, attempt in rows:
+        (holds if action == "risk-hold" else ruled).add(attempt)
+    pending = sorted(holds - ruled)
+    return pending[0] if pending else None
