@@ -20,6 +20,7 @@ from safepassage.models.vocabulary import FINAL_STAGES, Stage
 RETURNED = frozenset({s.value for s in FINAL_STAGES} | {Stage.REINTEGRATION.value})
 #: Stages after which nothing more happens to a case (follow-ups included).
 ENDED = frozenset(s.value for s in FINAL_STAGES)
+ENDED = frozenset(s.value for s in FINAL_STAGES)
 #: Run states that need a person: reported, not waited on.
 BROKEN = frozenset({"Failed", "Crashed", "Cancelled"})
 
@@ -79,10 +80,12 @@ def _step(
     report: Callable[[str], None],
 ) -> None:
     status = case_status(case.reference)
-    case.run_state = status["run_state"]
     if status["stage"] != case.stage:
         case.stage = status["stage"]
         report(f"{case.reference}: {case.stage}")
+    if case.stage in ENDED:  # a withdrawn case's run is Cancelled on purpose: nothing to see
+        return
+    case.run_state = status["run_state"]
     if case.broken:
         report(f"{case.reference}: its run is {case.run_state}; see the Prefect UI")
         return
