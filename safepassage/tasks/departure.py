@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from prefect import task
 
-from safepassage.models.checkpoints import Checkpoint, TicketAnswer
-from safepassage.models.store.cases import read_intake
-from safepassage.models.store.workflow import read_answer, record_action, set_stage
+from safepassage.models.store.workflow import record_action, set_stage
 from safepassage.models.vocabulary import Stage
 from safepassage.notifications import Event, queue_notifications
-from safepassage.tasks import details
 from safepassage.tasks.runtime import STAGE_TASK, case_transaction, deliver_now, now
+from safepassage.tasks.ticketing import queue_journey
 
 
 @task(name="confirm_departure", **STAGE_TASK)
@@ -35,18 +33,6 @@ def confirm_departure(reference: str, attempt: int, boarded: bool) -> bool:
                 )
         elif record_action(session, case, "departed", attempt, now=at):
             set_stage(session, case, Stage.ARRIVAL, actor="flow", now=at)
-            intake = read_intake(session, store.master_key, case)
-            ticket = TicketAnswer.model_validate_json(
-                read_answer(session, store.master_key, case, Checkpoint.TICKET.value, attempt)
-            )
-            queue_notifications(
-                session,
-                store.master_key,
-                case,
-                Event.DEPARTED,
-                attempt=str(attempt),
-                details=details.journey(intake, ticket),
-                now=at,
-            )
+            queue_journey(session, store.master_key, case, Event.DEPARTED, attempt, at=at)
     deliver_now(reference)
     return boarded

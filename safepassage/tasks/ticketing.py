@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from prefect import task
+from sqlalchemy.orm import Session
 
 from safepassage.models.checkpoints import Checkpoint, TicketAnswer
+from safepassage.models.crypto import MasterKey
 from safepassage.models.store.cases import read_intake
+from safepassage.models.store.orm import Case
 from safepassage.models.store.workflow import read_answer, record_action, set_stage
 from safepassage.models.vocabulary import Stage
 from safepassage.notifications import Event, queue_notifications
@@ -35,17 +40,25 @@ def record_booking(reference: str, attempt: int) -> None:
     at = now()
     with case_transaction(reference) as (store, session, case):
         if record_action(session, case, "ticket-booked", attempt, now=at):
-            intake = read_intake(session, store.master_key, case)
-            ticket = TicketAnswer.model_validate_json(
-                read_answer(session, store.master_key, case, Checkpoint.TICKET.value, attempt)
-            )
-            queue_notifications(
-                session,
-                store.master_key,
-                case,
-                Event.TICKET_BOOKED,
-                attempt=str(attempt),
-                details=details.journey(intake, ticket),
-                now=at,
-            )
+            queue_journey(session, store.master_key, case, Event.TICKET_BOOKED, attempt, at=at)
     deliver_now(reference)
+
+
+def queue_journey(
+    session: Session,
+    master_key: MasterKey,
+    case: Case,
+    event: Event,
+    attempt: int,
+    *,
+    at: dt.datetime,
+) -> None:
+    """Queue `event` of booking `attempt`; a cleared mission gets the flight and times."""
+    intake = read_intake(session, master_key, case)
+    ticket = TicketAnswer.model_validate_json(
+        read_answer(session, master_key, case, Checkpoint.TICKET.value, attempt)
+    )
+    queue_notifications(
+        session, master_key, case, event, attempt=str(attempt),
+        details=details.journey(intake, ticket), now=at,
+    )  # fmt: skip
