@@ -40,6 +40,7 @@ from safepassage.models.store.orm import Case
 from safepassage.models.store.workflow import (
     count_refusals,
     find_answer,
+    latest_answer_attempt,
     open_checkpoint,
     open_hold,
     read_answer,
@@ -148,11 +149,12 @@ def history_of(session: Session, master_key: MasterKey, case: Case) -> History:
 def _latest(
     session: Session, master_key: MasterKey, case: Case, checkpoint: Checkpoint, model: type[M]
 ) -> M | None:
-    for attempt in range(20, 0, -1):
-        if find_answer(session, case, checkpoint.value, attempt) is not None:
-            raw = read_answer(session, master_key, case, checkpoint.value, attempt)
-            return model.model_validate_json(raw)
-    return None
+    attempt = latest_answer_attempt(session, case, checkpoint.value)
+    if attempt is None:
+        return None
+    return model.model_validate_json(
+        read_answer(session, master_key, case, checkpoint.value, attempt)
+    )
 
 
 def summarise(checkpoint: Checkpoint, answer: Any) -> dict[str, Any]:

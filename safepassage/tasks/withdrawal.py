@@ -20,7 +20,12 @@ from sqlalchemy.orm import Session
 from safepassage.models.crypto import MasterKey
 from safepassage.models.errors import CaseStateError
 from safepassage.models.store.orm import Case
-from safepassage.models.store.workflow import find_action, record_action, set_stage
+from safepassage.models.store.workflow import (
+    find_action,
+    latest_action_attempt,
+    record_action,
+    set_stage,
+)
 from safepassage.models.vocabulary import Stage
 from safepassage.notifications import Event, queue_notifications
 from safepassage.tasks.runtime import READ_TASK, case_transaction, deliver_now, now
@@ -95,15 +100,14 @@ def cancel_case_run(flow_run_id: str | None) -> str | None:
 
 def _open_booking(session: Session, case: Case) -> int | None:
     """Return the attempt of a booking made and not yet used or cancelled, if there is one."""
-    for attempt in range(20, 0, -1):
-        if find_action(session, case, "ticket-booked", attempt) is None:
-            continue
-        used = any(
-            find_action(session, case, action, attempt) is not None
-            for action in ("departed", "not-boarded")
-        )
-        return None if used else attempt
-    return None
+    attempt = latest_action_attempt(session, case, "ticket-booked")
+    if attempt is None:
+        return None
+    used = any(
+        find_action(session, case, action, attempt) is not None
+        for action in ("departed", "not-boarded")
+    )
+    return None if used else attempt
 
 
 def cancel_open_booking(

@@ -254,3 +254,21 @@ def open_hold(session: Session, case: Case) -> int | None:
         (holds if action == "risk-hold" else ruled).add(attempt)
     pending = sorted(holds - ruled)
     return pending[0] if pending else None
+
+
+def latest_action_attempt(session: Session, case: Case, action: str) -> int | None:
+    """Return the highest attempt of an action that was done, if any (one query)."""
+    return session.scalar(
+        select(func.max(CaseAction.attempt)).where(
+            CaseAction.case_id == case.id, CaseAction.action == action
+        )
+    )
+
+
+def latest_answer_attempt(session: Session, case: Case, checkpoint: str) -> int | None:
+    """Return the highest attempt of a checkpoint that has an accepted answer (one query)."""
+    return session.scalar(
+        select(func.max(CheckpointAnswer.attempt)).where(
+            CheckpointAnswer.case_id == case.id, CheckpointAnswer.checkpoint == checkpoint
+        )
+    )
