@@ -196,7 +196,9 @@ def pipeline_system() -> System:
     references: dict[str, str] = {}
 
     def start(label: str) -> str:
-        taken = take_in(case_file, decision, actor="benchmark")
+        # Each case a different person (a duplicate intake would be refused).
+        person = case_file.beneficiary.model_copy(update={"phone": f"+359 {len(references):09d}"})
+        taken = take_in(case_file.model_copy(update={"beneficiary": person}), decision, actor="b")
         references[taken["flow_run_id"]] = taken["reference"]
         return str(taken["flow_run_id"])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import itertools
 import json
 from typing import Any
 
@@ -52,6 +53,12 @@ _BASE: dict[str, Any] = {
     "earliest_departure": "2026-12-10",
 }
 
+#: Each case file differs from the last in the date consent was recorded (a day earlier, cycling
+#: over 300 days), so tests that take in several cases are not refused as duplicate submissions.
+#: A test that means to submit the same file twice builds it once.
+_SERIAL = itertools.count()
+_CONSENT_RECORDED = dt.date(2026, 11, 20)
+
 _COUNTRY = {"BG": "BG", "CZ": "CZ", "RO": "RO", "HU": "HU", "ADHOC": "MD"}
 _LANGUAGE = {"BG": "bg", "CZ": "cs", "RO": "ro", "HU": "hu", "ADHOC": "ro"}
 
@@ -68,6 +75,8 @@ def intake_document(programme: str = "BG", /, **changes: Any) -> dict[str, Any]:
     document["destination_country"] = country
     document["beneficiary"]["nationality"] = country
     document["beneficiary"]["preferred_language"] = _LANGUAGE[programme]
+    recorded = _CONSENT_RECORDED - dt.timedelta(days=next(_SERIAL) % 300)
+    document["consent"]["recorded_on"] = recorded.isoformat()
     for dotted, value in changes.items():
         *parents, leaf = dotted.split("__")
         target = document

@@ -12,6 +12,7 @@ import typer
 
 from safepassage.cli import (
     cases,
+    data_protection,
     demo,
     followups,
     intake,
@@ -25,6 +26,7 @@ from safepassage.models.errors import (
     CaseNotFound,
     CaseStateError,
     ConfigurationError,
+    DuplicateIntake,
     IntakeInvalid,
     KeyUnavailable,
     SafePassageError,
@@ -38,7 +40,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (intake, cases, keys, runs, demo, notifications, interventions, report, followups):
+for module in (
+    intake, cases, keys, runs, demo, notifications, interventions, report, followups,
+    data_protection,
+):  # fmt: skip
     module.register(app)
 
 USAGE_EXIT = 2
@@ -51,7 +56,9 @@ def report_error(exc: SafePassageError) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return USAGE_EXIT
-    if isinstance(exc, ConfigurationError | CaseNotFound | CaseStateError | KeyUnavailable):
+    if isinstance(
+        exc, ConfigurationError | CaseNotFound | CaseStateError | DuplicateIntake | KeyUnavailable
+    ):
         print(f"error: {exc}", file=sys.stderr)
         return USAGE_EXIT
     print(f"error: {exc}", file=sys.stderr)

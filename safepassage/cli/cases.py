@@ -100,7 +100,7 @@ def case(
                     store.master_key,
                     record,
                     actor=common.operator_name(by),
-                    purpose="cli case --reveal",
+                    purpose="export: cli case --reveal --json" if as_json else "cli case --reveal",
                     now=common.now(),
                 )
                 if reveal

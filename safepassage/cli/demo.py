@@ -15,7 +15,7 @@ import typer
 
 from safepassage.cli import common, output
 from safepassage.models.checkpoints import Checkpoint
-from safepassage.models.errors import ConfigurationError, SafePassageError
+from safepassage.models.errors import ConfigurationError, DuplicateIntake, SafePassageError
 from safepassage.models.intake import parse_intake
 from safepassage.models.rules import decide
 from safepassage.models.settings import get_settings
@@ -94,10 +94,23 @@ def _run(files: list[Path], timeout: float) -> None:
     for path in files:
         case_file = parse_intake(common.read_document(path, source=path.name))
         decision = decide(case_file, today=common.now().date())
-        taken = take_in(case_file, decision, actor="demo")
+        try:
+            taken = take_in(case_file, decision, actor="demo")
+        except DuplicateIntake as exc:  # an earlier demo in this home took it in already
+            say(f"skipped {path.name:26}: {exc}")
+            continue
         scenario = _scenarios().get(path.stem, Scenario())
         cases.append(FollowedCase(taken["reference"], path.stem, scenario))
         say(f"took in {path.name:26} as {taken['reference']}: {decision.outcome.value}")
+    if cases and files:  # the same file sent twice (a double click) is refused, not doubled
+        again = parse_intake(common.read_document(files[0], source=files[0].name))
+        try:
+            take_in(again, decide(again, today=common.now().date()), actor="demo")
+        except DuplicateIntake:
+            say(f"sent {files[0].name} again: refused as a duplicate, nothing written")
+    if not cases:
+        say("every example was taken in by an earlier demo: erase those cases or set a new "
+            "SAFEPASSAGE_HOME to run it afresh")  # fmt: skip
     try:
         play(cases, timeout=timeout, report=say)
         followed = [c for c in cases if c.label == FOLLOWUP_EXAMPLE and c.stage == "reintegration"]

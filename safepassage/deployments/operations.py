@@ -214,7 +214,7 @@ def check_targets_for(country: str) -> None:
 REASON = TypeAdapter(LongText)
 
 
-def _reason(text: str) -> str:
+def reason_text(text: str) -> str:
     """Return the reason as stored text, or raise IntakeInvalid naming --reason."""
     try:
         return REASON.validate_python(text)
@@ -247,7 +247,7 @@ def withdraw(reference: str, reason: str, *, actor: str, timeout: float = 180.0)
 
     Repeating it is safe: each compensation is recorded once in the case store's ledger.
     """
-    text = _reason(reason)
+    text = reason_text(reason)
     connect(get_settings())  # before prefect is imported: it reads its settings once
     from safepassage.deployments.runs import start_run, wait_for_end
     from safepassage.deployments.serve import WITHDRAW_CASE
@@ -296,7 +296,7 @@ def raise_risk(reference: str, level: RiskLevel, reason: str, *, actor: str) -> 
     """
     from safepassage.notifications import Event, deliver_due, queue_notifications
 
-    text = _reason(reason)
+    text = reason_text(reason)
     store = _store()
     try:
         with store.transaction() as session:

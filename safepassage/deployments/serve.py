@@ -66,6 +66,7 @@ def deployments() -> list[Any]:
     from safepassage.flows.case_report import SCHEDULE_CRON, SCHEDULE_TIMEZONE, case_report
     from safepassage.flows.deliver_notifications import deliver_notifications
     from safepassage.flows.followup import followup_scheduler, reintegration_followup
+    from safepassage.flows.retention import retention
     from safepassage.flows.return_case import return_case
     from safepassage.flows.withdraw_case import withdraw_case
 
@@ -97,6 +98,11 @@ def deployments() -> list[Any]:
             name="case-report", entrypoint_type=module, tags=["safepassage"],
             schedule=Cron(SCHEDULE_CRON, timezone=SCHEDULE_TIMEZONE),
             description="Daily: alert on cases past their time limits; publish the case report.",
+        ),
+        retention.to_deployment(
+            name="retention", entrypoint_type=module, tags=["safepassage"],
+            schedule=Cron("30 3 * * *", timezone="UTC"),
+            description="Daily: erase cases ended longer ago than SAFEPASSAGE_RETENTION_MONTHS.",
         ),
     ]  # fmt: skip
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 import secrets
 import sys
@@ -55,6 +56,15 @@ class MasterKey:
     def key_id(self) -> str:
         """Return a short fingerprint that tells which master key wrapped a data key."""
         return hashlib.sha256(b"safepassage-key-id" + self.secret).hexdigest()[:16]
+
+    def fingerprint(self, purpose: str, data: bytes) -> str:
+        """Return a keyed digest of `data`: equal inputs match, guesses cannot be checked offline.
+
+        The HMAC key is derived from the master key for `purpose`, so a digest kept in clear
+        (to find a duplicate intake) is useless to anyone without the master key.
+        """
+        key = hmac.new(self.secret, b"fingerprint:" + purpose.encode(), hashlib.sha256).digest()
+        return hmac.new(key, data, hashlib.sha256).hexdigest()
 
     def new_case_key(self, reference: str) -> tuple[CaseCipher, bytes]:
         """Return a new data key's cipher for `reference`, and the key wrapped for storage."""

@@ -75,6 +75,14 @@ class CaseWithdrawn(CaseStateError):
     """The person withdrew: no stage of the return may do anything more."""
 
 
+class CaseErased(CaseStateError):
+    """The case was erased: its personal data is gone and no stage may act on it."""
+
+
+class DuplicateIntake(SafePassageError):
+    """The same intake was taken in before; nothing was written."""
+
+
 class KeyUnavailable(SafePassageError):
     """A case's personal data cannot be decrypted: its key is gone or the master key is wrong."""
 

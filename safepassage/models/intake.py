@@ -7,7 +7,10 @@ file holds a person's identity, and errors end up on terminals and in logs.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import functools
 import json
+import typing
 import unicodedata
 from typing import Annotated, Any
 
@@ -182,6 +185,19 @@ class Intake(_Strict):
             raise ValueError("must not list the same need twice")
         return value
 
+    def identifying_values(self) -> list[str]:
+        """Return the values that would identify the person if they appeared in free text."""
+        person, ident = self.beneficiary, self.identification
+        values = [
+            person.given_name,
+            person.family_name,
+            person.date_of_birth.isoformat(),
+            person.home_locality,
+            person.phone or "",
+            ident.decision_reference or "",
+        ]
+        return [v for v in values if len(v) >= 3]
+
     def age_on(self, day: dt.date) -> int:
         """Return the beneficiary's age in whole years on `day`."""
         born = self.beneficiary.date_of_birth
@@ -245,12 +261,53 @@ def _expectation(error: Any) -> str:
     return _EXPECTATIONS.get(kind, "is not valid")
 
 
-def problems_from(exc: ValidationError) -> list[FieldProblem]:
-    """Return one FieldProblem per pydantic error, naming the field path and what it expects."""
+#: How an unknown key is shown: its text came from whoever wrote the file, and could be anything,
+#: a name typed into the wrong place included. Only a key that is itself a known field name of
+#: the form (a duplicate, or a field in the wrong section) or a near miss of one is shown.
+UNKNOWN_KEY = "<unknown field>"
+
+
+@functools.cache
+def field_names(model: type[BaseModel]) -> frozenset[str]:
+    """Return the field names of `model` and of every model nested in its fields."""
+    names: set[str] = set()
+    todo: list[Any] = [model]
+    seen: set[Any] = set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            for name, info in current.model_fields.items():
+                names.add(name)
+                todo.append(info.annotation)
+        else:
+            todo.extend(typing.get_args(current))
+    return frozenset(names)
+
+
+def shown_key(key: str, known: frozenset[str]) -> str:
+    """Return `key` if it is or nearly is a known field name, else a placeholder."""
+    if key in known or difflib.get_close_matches(key, known, n=1, cutoff=0.75):
+        return key
+    return UNKNOWN_KEY
+
+
+def problems_from(exc: ValidationError, model: type[BaseModel] | None = None) -> list[FieldProblem]:
+    """Return one FieldProblem per pydantic error, naming the field path and what it expects.
+
+    Parts of a path that are not field names of `model` (a key the writer invented) are shown
+    only if they are a near miss of one; list positions are shown as they are.
+    """
+    known = field_names(model) if model is not None else frozenset()
     problems = []
     for error in exc.errors(include_input=False, include_url=False):
-        path = ".".join(str(part) for part in error["loc"])
-        problems.append(FieldProblem(path, _expectation(error)))
+        parts = [
+            str(part) if isinstance(part, int) else shown_key(str(part), known)
+            for part in error["loc"]
+        ]
+        problems.append(FieldProblem(".".join(parts), _expectation(error)))
     return problems
 
 
@@ -275,7 +332,9 @@ class _DuplicateKey(ValueError):
         self.key = key
 
 
-def load_json_document(raw: bytes | str, *, source: str = "input") -> Any:
+def load_json_document(
+    raw: bytes | str, *, source: str = "input", model: type[BaseModel] | None = None
+) -> Any:
     """Parse a JSON document defensively: bounded size and depth, no duplicate keys.
 
     Raises IntakeInvalid with a message that names the problem (and the position for bad JSON),
@@ -309,7 +368,13 @@ def load_json_document(raw: bytes | str, *, source: str = "input") -> Any:
         return json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
     except _DuplicateKey as exc:
         raise IntakeInvalid(
-            [FieldProblem(exc.key, "appears twice in the same object: keep one")], source=source
+            [
+                FieldProblem(
+                    shown_key(exc.key, field_names(model) if model else frozenset()),
+                    "appears twice in the same object: keep one",
+                )
+            ],
+            source=source,
         ) from None
     except json.JSONDecodeError as exc:
         raise IntakeInvalid(
@@ -328,7 +393,7 @@ def load_json_document(raw: bytes | str, *, source: str = "input") -> Any:
 
 def parse_intake(raw: bytes | str, *, today: dt.date | None = None) -> Intake:
     """Parse and validate a case file; raise IntakeInvalid listing every problem."""
-    document = load_json_document(raw, source="case file")
+    document = load_json_document(raw, source="case file", model=Intake)
     if not isinstance(document, dict):
         raise IntakeInvalid(
             [FieldProblem("", "case file must be a JSON object with the intake fields")],
@@ -337,4 +402,4 @@ def parse_intake(raw: bytes | str, *, today: dt.date | None = None) -> Intake:
     try:
         return Intake.model_validate(document, context={"today": today or dt.date.today()})
     except ValidationError as exc:
-        raise IntakeInvalid(problems_from(exc), source="case file") from None
+        raise IntakeInvalid(problems_from(exc, Intake), source="case file") from None

@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from safepassage.models.errors import ConfigurationError
 from safepassage.models.followup_plan import FollowUpPlan
 from safepassage.models.vocabulary import Programme
 
@@ -35,6 +36,11 @@ class Settings(BaseSettings):
     )
     notify_max_attempts: int = Field(default=5, ge=1, le=100)
     notify_retry_base_seconds: float = Field(default=30.0, ge=0)
+    notify_retry_max_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        description="The longest wait between two tries of a notification (the doubling stops).",
+    )
     notify_timeout_seconds: float = Field(default=10.0, gt=0)
     notify_lease_seconds: float = Field(
         default=300.0,
@@ -80,6 +86,14 @@ class Settings(BaseSettings):
     )
     reaper_interval_seconds: float = Field(default=15.0, gt=0)
 
+    retention_months: int = Field(
+        default=24,
+        ge=1,
+        le=240,
+        description="Cases closed, withdrawn or found ineligible this many months ago are "
+        "erased by the daily `retention` run.",
+    )
+
     followup_plans: dict[Programme, FollowUpPlan] = Field(
         default_factory=dict,
         description="Follow-up plans per programme, as JSON, e.g. "
@@ -121,5 +135,17 @@ class Settings(BaseSettings):
 
 @functools.cache
 def get_settings() -> Settings:
-    """Return the process-wide settings (read once; tests call `get_settings.cache_clear()`)."""
-    return Settings()
+    """Return the process-wide settings (read once; tests call `get_settings.cache_clear()`).
+
+    A bad setting raises ConfigurationError naming the environment variable and what it must
+    be, never its value (it may be a key).
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_input=False, include_url=False):
+            name = f"SAFEPASSAGE_{str(error['loc'][0]).upper()}" if error["loc"] else "settings"
+            where = "".join(f"[{part}]" for part in error["loc"][1:])
+            lines.append(f"{name}{where}: {error['msg']}")
+        raise ConfigurationError("bad setting: " + "; ".join(lines)) from None

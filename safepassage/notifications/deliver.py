@@ -336,7 +336,12 @@ def _record(run: _Run, claimed: Sequence[_Claimed], outcomes: Sequence[_Outcome 
                 run.report.sent += len(ids)
                 run.report.detailed += len(ids) if key[1] == Level.DETAILED.value else 0
             elif key[0] == "retry":
-                delay = run.settings.notify_retry_base_seconds * 2 ** (int(key[1]) - 1)
+                # Doubling, capped: a receiver down for a day is retried every so often, not
+                # once a week by the tenth try.
+                delay = min(
+                    run.settings.notify_retry_base_seconds * 2 ** (int(key[1]) - 1),
+                    run.settings.notify_retry_max_seconds,
+                )
                 values = {
                     "tries": table.c.tries + 1,
                     "next_attempt_at": now + dt.timedelta(seconds=delay),

@@ -137,9 +137,37 @@ def ensure_default_config(settings: Settings) -> Path:
 # -- reading and checking ------------------------------------------------------------------------
 
 
+#: A real configuration is a few kilobytes; the limits stop a hostile file before it costs
+#: memory or time (PyYAML's composer recurses, and aliases multiply work: "billion laughs").
+MAX_CONFIG_BYTES = 1_000_000
+MAX_CONFIG_DEPTH = 16
+
+
+def _check_shape(text: str, path: Path) -> None:
+    """Refuse anchors, aliases and deep nesting, scanning the event stream (no recursion)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark is not None else 0
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise ConfigurationError(
+                f"{path}:{line}: YAML anchors and aliases (& and *) are not allowed here; "
+                "write each target out in full"
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_CONFIG_DEPTH:
+                raise ConfigurationError(
+                    f"{path}:{line}: nested deeper than {MAX_CONFIG_DEPTH} levels; "
+                    "a target entry needs three"
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _compose(text: str, path: Path) -> Any:
     """Return the YAML's node tree (which keeps line numbers), or fail naming the line."""
     try:
+        _check_shape(text, path)
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -385,6 +413,11 @@ def load_targets(settings: Settings | None = None) -> Targets:
         if settings.notify_config is None:
             ensure_default_config(settings)
         try:
+            if path.stat().st_size > MAX_CONFIG_BYTES:
+                raise ConfigurationError(
+                    f"the notification configuration {path} is larger than "
+                    f"{MAX_CONFIG_BYTES:,} bytes: that is not a list of targets; check the file"
+                )
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigurationError(

@@ -192,7 +192,7 @@ def validate_answer(
     try:
         answer = FORMS[checkpoint].model_validate(raw)
     except ValidationError as exc:  # its text holds the values: only field names leave here
-        return None, problems_from(exc)
+        return None, problems_from(exc, FORMS[checkpoint])
     return answer, problems_with(answer, history)
 
 

@@ -21,7 +21,7 @@ from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import TaskRunContext
 from sqlalchemy.orm import Session
 
-from safepassage.models.errors import CaseWithdrawn, SafePassageError
+from safepassage.models.errors import CaseErased, CaseWithdrawn, SafePassageError
 from safepassage.models.store.cases import get_case
 from safepassage.models.store.db import Store, open_store
 from safepassage.models.store.orm import Case
@@ -89,11 +89,14 @@ def case_transaction(
 
     A withdrawn case refuses every stage (CaseWithdrawn, never retried): a stage that was
     running when the person withdrew must not book or notify after the compensations ran.
-    Only the withdrawal's own tasks pass `after_withdrawal=True`.
+    Only the withdrawal's own tasks pass `after_withdrawal=True`. An erased case refuses
+    everything (CaseErased): its key is gone, and nothing may be written about it again.
     """
     store = case_store()
     with store.transaction() as session:
         case = get_case(session, reference, lock=True)
+        if case.erased_at is not None:
+            raise CaseErased(f"case {reference} was erased: this stage does nothing")
         if case.stage == Stage.WITHDRAWN.value and not after_withdrawal:
             raise CaseWithdrawn(f"case {reference} was withdrawn: this stage does nothing")
         yield store, session, case

@@ -23,10 +23,19 @@ class Result:
         return json.loads(self.stdout)
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Result:
-    """Run `safepassage ARGS` with the test's environment (SAFEPASSAGE_HOME set by `home`)."""
+def run_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    input_text: str | None = None,
+) -> Result:
+    """Run `safepassage ARGS` with the test's environment (SAFEPASSAGE_HOME set by `home`).
+
+    `input_text` is typed at the command's prompts; without it standard input is empty.
+    """
     completed = subprocess.run(
         [COMMAND, *args],
+        input=input_text if input_text is not None else "",
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},

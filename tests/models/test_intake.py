@@ -53,7 +53,11 @@ def test_a_valid_case_file_parses_and_normalises_codes() -> None:
         ({"needs": ["spa"]}, "needs.0", "'shelter'"),
         ({"risk_level": "extreme"}, "risk_level", "'low', 'medium' or 'high'"),
         ({"earliest_departure": "soon"}, "earliest_departure", "YYYY-MM-DD"),
-        ({"nickname": "Z"}, "nickname", "not a field"),
+        # An invented key is not echoed (it could be anything, a name included) unless it is a
+        # near miss of a field name, which helps the writer find the typo.
+        ({"nickname": "Z"}, "<unknown field>", "not a field"),
+        ({"Zenobia Quillfeather": "Z"}, "<unknown field>", "not a field"),
+        ({"beneficiary__given_nmae": "Z"}, "beneficiary.given_nmae", "not a field"),
         (
             {
                 "travel_document__holds_valid_passport": True,

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from safepassage.deployments.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint, FollowUpReportAnswer
-from safepassage.models.errors import IntakeInvalid
+from safepassage.models.errors import ConfigurationError, IntakeInvalid
 from safepassage.models.followup_plan import DEFAULT_PLAN, FollowUpPlan, add_months, run_time
 from safepassage.models.rules import decide
 from safepassage.models.settings import get_settings
@@ -193,7 +193,7 @@ def test_the_plan_setting_refuses_offsets_that_do_not_increase(
 ) -> None:
     monkeypatch.setenv("SAFEPASSAGE_FOLLOWUP_PLANS", '{"RO": {"offsets_months": [3, 1]}}')
     get_settings.cache_clear()
-    with pytest.raises(ValueError, match="followup_plans"):
+    with pytest.raises(ConfigurationError, match="SAFEPASSAGE_FOLLOWUP_PLANS"):
         get_settings()
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safepassage.models.crypto import CaseCipher, MasterKey
-from safepassage.models.errors import CaseNotFound
+from safepassage.models.errors import CaseNotFound, DuplicateIntake
 from safepassage.models.intake import Intake
 from safepassage.models.reference import new_reference
 from safepassage.models.rules import Decision
@@ -36,7 +36,14 @@ def create_case(
     actor: str,
     now: dt.datetime,
 ) -> Case:
-    """Store a new case with its intake sealed, log its intake and decision, return it."""
+    """Store a new case with its intake sealed, log its intake and decision, return it.
+
+    The same intake submitted twice (a double click, a file sent again) is refused with
+    DuplicateIntake naming the case it made; the unique fingerprint also settles a race.
+    """
+    sealed_intake = intake.model_dump_json().encode()
+    fingerprint = master_key.fingerprint(INTAKE, sealed_intake)
+    _refuse_duplicate(session, fingerprint)
     stage = Stage.INELIGIBLE if decision.outcome is Outcome.INELIGIBLE else Stage.IDENTIFICATION
     for _ in range(5):
         reference = new_reference(intake.programme)
@@ -59,17 +66,19 @@ def create_case(
             data_key=wrapped,
             master_key_id=master_key.key_id,
             erased_at=None,
+            intake_fingerprint=fingerprint,
         )
         try:
             with session.begin_nested():
                 session.add(case)
                 session.flush()
-        except IntegrityError:  # 40 random bits collided with an existing reference: draw again
-            continue
+        except IntegrityError:
+            _refuse_duplicate(session, fingerprint)  # the same intake, committed meanwhile
+            continue  # 40 random bits collided with an existing reference: draw again
         break
     else:  # pragma: no cover - five collisions in a row mean the generator is broken
         raise RuntimeError("could not draw an unused case reference")
-    seal(session, case, cipher, INTAKE, intake.model_dump_json().encode(), now=now)
+    seal(session, case, cipher, INTAKE, sealed_intake, now=now)
     append_event(
         session,
         reference=reference,
@@ -94,6 +103,16 @@ def create_case(
         },
     )
     return case
+
+
+def _refuse_duplicate(session: Session, fingerprint: str) -> None:
+    earlier = session.scalar(select(Case).where(Case.intake_fingerprint == fingerprint))
+    if earlier is not None:
+        raise DuplicateIntake(
+            f"this intake was already taken in as case {earlier.reference} on "
+            f"{earlier.created_at:%Y-%m-%d %H:%M} UTC; nothing was written. See it with "
+            f"`safepassage status {earlier.reference}`; change the file if this is a new referral"
+        )
 
 
 def seal(
@@ -146,13 +165,14 @@ def cipher_for(master_key: MasterKey, case: Case) -> CaseCipher:
 
 
 def open_sealed(session: Session, master_key: MasterKey, case: Case, purpose: str) -> bytes:
-    """Decrypt one of the case's sealed records."""
+    """Decrypt one of the case's sealed records (KeyUnavailable once the case is erased)."""
+    cipher = cipher_for(master_key, case)
     record = session.scalar(
         select(SealedRecord).where(SealedRecord.case_id == case.id, SealedRecord.purpose == purpose)
     )
     if record is None:
         raise KeyError(purpose)
-    return cipher_for(master_key, case).open(purpose, record.ciphertext)
+    return cipher.open(purpose, record.ciphertext)
 
 
 def read_intake(session: Session, master_key: MasterKey, case: Case) -> Intake:

@@ -88,6 +88,13 @@ class Case(Base):
     data_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     master_key_id: Mapped[str] = mapped_column(String(16))
     erased_at: Mapped[dt.datetime | None]
+    # When the case's flow runs and artifacts were removed from Prefect after erasure; NULL
+    # while that is still to do (the server was down), so the retention job finishes it.
+    prefect_purged_at: Mapped[dt.datetime | None]
+    # A keyed digest (HMAC under a key derived from the master key) of the intake as submitted:
+    # the same file submitted twice is refused. Keyed, so it cannot be matched against guesses
+    # without the master key; cleared at erasure.
+    intake_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
     flow_run_id: Mapped[str | None] = mapped_column(String(36))
     # The checkpoint the flow waits at and since when (for status, reports and time limits).
     waiting_for: Mapped[str | None] = mapped_column(String(32))

@@ -1,0 +1,232 @@
+"""`erase`, `retention`, `consent` and `audit`: the person's data rights and the office's proof.
+
+`erase REF` destroys the case's key (after closure or withdrawal; an active case only with
+--force --reason), then removes its runs and artifacts from Prefect. `consent` records a change
+of the person's consent to share. `audit verify` checks the event log's hash chain; `audit REF`
+lists who saw or was sent what about a case.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+from safepassage.cli import common, output
+from safepassage.models.errors import FieldProblem, IntakeInvalid
+from safepassage.models.store.audit import case_audit
+from safepassage.models.store.cases import get_case
+from safepassage.models.store.consent import change_consent
+from safepassage.models.store.events import verify_chain
+from safepassage.models.store.orm import ChainHead
+
+#: `audit verify` found the log tampered with: a finding, not a usage error.
+BROKEN_CHAIN_EXIT = 1
+
+
+class YesNo(StrEnum):
+    YES = "yes"
+    NO = "no"
+
+
+def _given(value: YesNo | None) -> bool | None:
+    return None if value is None else value is YesNo.YES
+
+
+def erase(
+    reference: Annotated[str, typer.Argument(help="The case reference.")],
+    *,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Erase a case that is still active (needs --reason).")
+    ] = False,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason",
+            help="Why (kept in the audit log after erasure, so without personal details).",
+        ),
+    ] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who erases it (audit trail).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Erase a closed or withdrawn case: its personal data becomes unreadable for good."""
+    from safepassage.deployments.erasure import check_request
+    from safepassage.deployments.erasure import erase as erase_case
+
+    ref = common.reference_argument(reference)
+    if force and reason is None:
+        raise IntakeInvalid(
+            [
+                FieldProblem(
+                    "--reason", "is required with --force: say why an active case is erased"
+                )
+            ],
+            source="the command",
+        )
+    check_request(ref, force=force, reason=reason)
+    if not yes:
+        typer.confirm(
+            f"Erase case {ref}? Its personal data, answers and detailed messages become "
+            "unreadable for good",
+            abort=True,
+            err=True,
+        )
+    result = erase_case(ref, actor=common.operator_name(by), force=force, reason=reason)
+    if as_json:
+        output.emit_json(result)
+        return
+    _print_erasure(result)
+
+
+def _print_erasure(result: dict[str, Any]) -> None:
+    ref = result["reference"]
+    if result["already_erased"]:
+        output.console.print(f"{ref} was already erased", markup=False)
+    else:
+        output.console.print(
+            f"{ref} erased: its key is destroyed ({result['sealed_records_destroyed']} sealed "
+            f"records, {result['notification_bodies_destroyed']} detailed messages)",
+            markup=False,
+        )
+    prefect = result["prefect"]
+    if prefect["removed"]:
+        output.console.print(
+            f"{ref}: its flow runs and artifacts are gone from Prefect", markup=False
+        )
+    else:
+        output.notice(
+            f"{ref}: not yet removed from Prefect ({prefect['why']}); run `safepassage erase "
+            f"{ref}` again once the server runs, or leave it to the daily retention run"
+        )
+
+
+def retention(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Erase now every case ended longer ago than SAFEPASSAGE_RETENTION_MONTHS (default 24)."""
+    from safepassage.deployments.erasure import retention_now
+
+    result = retention_now()
+    if as_json:
+        output.emit_json(result)
+        return
+    output.console.print(
+        f"erased {len(result['erased'])} case(s): {', '.join(result['erased']) or 'none'}",
+        markup=False,
+    )
+    if result["purge_failed"] or not result["prefect_reachable"]:
+        output.notice("some cases are still to be removed from Prefect: the next run retries")
+
+
+def consent(
+    reference: Annotated[str, typer.Argument(help="The case reference.")],
+    share_with_mission: Annotated[
+        YesNo | None,
+        typer.Option("--share-with-mission", help="Consent to share with the receiving mission."),
+    ] = None,
+    share_with_embassy: Annotated[
+        YesNo | None,
+        typer.Option("--share-with-embassy", help="Consent to share with the embassy."),
+    ] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who records it (audit trail).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Record a change of the person's consent to share; a withdrawal applies at once."""
+    ref = common.reference_argument(reference)
+    if share_with_mission is None and share_with_embassy is None:
+        raise IntakeInvalid(
+            [
+                FieldProblem(
+                    "--share-with-mission / --share-with-embassy", "give at least one: yes or no"
+                )
+            ],
+            source="the command",
+        )
+    store = common.store()
+    try:
+        with store.transaction() as session:
+            change = change_consent(
+                session,
+                get_case(session, ref, lock=True),
+                share_with_mission=_given(share_with_mission),
+                share_with_embassy=_given(share_with_embassy),
+                actor=common.operator_name(by),
+                now=common.now(),
+            )
+    finally:
+        store.dispose()
+    if as_json:
+        output.emit_json(change.as_dict())
+        return
+    state = (
+        f"mission {'yes' if change.share_with_mission else 'no'}, "
+        f"embassy {'yes' if change.share_with_embassy else 'no'}"
+    )
+    if not change.changed:
+        output.console.print(f"{ref}: consent unchanged ({state})", markup=False)
+        return
+    output.console.print(f"{ref}: consent to share now {state}", markup=False)
+    if change.sent_minimal_instead:
+        output.console.print(
+            f"  {len(change.sent_minimal_instead)} queued detailed message(s) will go minimal",
+            markup=False,
+        )
+
+
+def audit(
+    target: Annotated[str, typer.Argument(help="`verify`, or a case reference.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """`audit verify`: check the whole event log's hash chain. `audit REF`: a case's disclosures."""
+    if target.strip().lower() == "verify":
+        _verify(as_json)
+        return
+    ref = common.reference_argument(target)
+    store = common.store()
+    try:
+        with store.transaction() as session:
+            entries = [e.as_dict() for e in case_audit(session, get_case(session, ref))]
+    finally:
+        store.dispose()
+    if as_json:
+        output.emit_json({"reference": ref, "entries": entries})
+        return
+    output.table(
+        f"{ref}: who saw or was sent what",
+        ["when", "what", "who", "about"],
+        [(e["at"][:19].replace("T", " "), e["what"], e["who"], e["detail"]) for e in entries],
+    )
+
+
+def _verify(as_json: bool) -> None:
+    store = common.store()
+    try:
+        with store.transaction() as session:
+            broken = verify_chain(session)
+            head = session.get(ChainHead, 1)
+            events = 0 if head is None else head.seq
+    finally:
+        store.dispose()
+    result = {
+        "intact": broken is None,
+        "events": events,
+        "first_broken": None if broken is None else {"seq": broken.seq, "problem": broken.problem},
+    }
+    if as_json:
+        output.emit_json(result)
+    elif broken is None:
+        output.console.print(f"the event log verifies: {events} events, chain intact", markup=False)
+    else:
+        output.console.print(f"the event log is BROKEN at {broken}", markup=False)
+    if broken is not None:
+        raise typer.Exit(BROKEN_CHAIN_EXIT)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the data-protection commands to the app."""
+    app.command("erase")(erase)
+    app.command("retention")(retention)
+    app.command("consent")(consent)
+    app.command("audit")(audit)
