@@ -49,6 +49,7 @@ def checkpoint(reference: str, name: str) -> None:
 
 @flow(name=FLOW_NAME, persist_result=True)
 def skeleton_case(reference: str) -> dict[str, Any]:
+    look(reference, 0)  # claim_case_run
     stage(reference, 1)  # check_identification
     stage(reference, 2)  # request_travel_document
     checkpoint(reference, "travel-document")

@@ -33,6 +33,14 @@ def serve(
     output.notice("stopped; nothing is lost: `safepassage serve` picks up where it left off")
 
 
+def maintain() -> None:
+    """With flows on Prefect workers: retry notifications and restart runs whose worker died."""
+    from safepassage.deployments.office import maintain as run_maintenance
+
+    output.notice("retrying notifications and watching for orphaned runs (Ctrl-C stops)")
+    run_maintenance(get_settings())
+
+
 def status(
     reference: Annotated[str, typer.Argument(help="The case reference.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -76,5 +84,6 @@ def resume(
 def register(app: typer.Typer) -> None:
     """Add the run commands to the app."""
     app.command("serve")(serve)
+    app.command("maintain")(maintain)
     app.command("status")(status)
     app.command("resume")(resume)

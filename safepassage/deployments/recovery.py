@@ -1,12 +1,16 @@
 """Recover runs whose process died: the open-source Prefect server never notices by itself.
 
 If the serving process and a flow-run process are killed together, the run stays `Running`
-for ever. Every running flow emits a heartbeat event (PREFECT_FLOWS_HEARTBEAT_FREQUENCY, set to
-30 s by SafePassage). The reaper, a thread in `safepassage serve`, looks at the runs of the
+for ever; a flow-run process that dies outside the flow's code (it could not reach the server
+while the database restarted) leaves the run `Crashed`, which nothing restarts either.
+
+Every running flow emits a heartbeat event (PREFECT_FLOWS_HEARTBEAT_FREQUENCY, set to 30 s by
+SafePassage). The reaper, a thread in `safepassage serve`, looks at the runs of the
 served deployments that are Running or Pending; one with no heartbeat (nor state change) for
 `orphan_after_seconds` has lost its process, so the reaper moves it to AwaitingRetry. The runner
 starts it again; the flow re-executes from the top, replays completed tasks from their results,
-and the case store's ledger keeps every side effect to once.
+and the case store's ledger keeps every side effect to once. Crashed runs are restarted the
+same way, at most MAX_CRASH_RESTARTS times each.
 """
 
 from __future__ import annotations
@@ -80,9 +84,13 @@ def find_orphans(
 def reschedule_orphans(api_url: str, deployment_names: list[str], *, after: float) -> list[str]:
     """Move every silent run of the deployments to AwaitingRetry; return their names."""
     with get_client(sync_client=True) as client, httpx.Client(base_url=api_url, timeout=30) as api:
-        try:
-            ids = [client.read_deployment_by_name(name).id for name in deployment_names]
-        except ObjectNotFound:  # the runner has not registered them yet: nothing of ours runs
+        ids = []
+        for name in deployment_names:
+            try:
+                ids.append(client.read_deployment_by_name(name).id)
+            except ObjectNotFound:  # not registered (yet): none of its runs can be ours
+                continue
+        if not ids:
             return []
         now = dt.datetime.now(dt.UTC)
         orphans = find_orphans(client, api, ids, now=now, after=after)
@@ -95,7 +103,42 @@ def reschedule_orphans(api_url: str, deployment_names: list[str], *, after: floa
                 force=True,
             )
             logger.warning("rescheduled %s: its process died", run.name)
-        return [run.name for run in orphans]
+        return [run.name for run in orphans] + restart_crashed(client, ids)
+
+
+#: A crashed run is restarted this many times at most: a crash that repeats is a bug to read,
+#: not a fault to ride out.
+MAX_CRASH_RESTARTS = 3
+CRASH_MARKER = "crashed: restarted by the reaper"
+
+
+def restart_crashed(client: Any, deployment_ids: list[UUID]) -> list[str]:
+    """Move the deployments' Crashed runs back to AwaitingRetry, a few times each.
+
+    A run crashes when its process could not start or died outside the flow's code (the
+    server answered 500 while its database restarted, the machine ran out of memory). Every
+    stage is idempotent, so running it again is safe; its flow re-executes from the top.
+    """
+    crashed = client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CRASHED]))
+        ),
+        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=deployment_ids)),
+        limit=200,
+    )
+    restarted = []
+    for run in crashed:
+        states = client.read_flow_run_states(run.id)
+        done = sum(1 for s in states if (s.message or "").startswith(CRASH_MARKER))
+        if done >= MAX_CRASH_RESTARTS:
+            continue
+        message = f"{CRASH_MARKER} ({done + 1} of {MAX_CRASH_RESTARTS})"
+        client.set_flow_run_state(run.id, AwaitingRetry(message=message), force=True)
+        logger.warning(
+            "restarted %s after a crash (%d of %d)", run.name, done + 1, MAX_CRASH_RESTARTS
+        )
+        restarted.append(run.name)
+    return restarted
 
 
 class OrphanReaper:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
+from prefect.client.schemas.objects import State
+from prefect.states import Cancelled
 
 from safepassage.flows.ask import TravelStopped, ask
 from safepassage.models.checkpoints import Checkpoint
@@ -22,6 +24,7 @@ from safepassage.tasks.embassy import liaise_with_embassy
 from safepassage.tasks.followups import schedule_followups
 from safepassage.tasks.identification import check_identification, conclude_review
 from safepassage.tasks.reintegration import plan_reintegration
+from safepassage.tasks.run_claim import claim_case_run
 from safepassage.tasks.ticketing import book_ticket, record_booking
 from safepassage.tasks.travel_document import record_travel_document, request_travel_document
 
@@ -31,12 +34,19 @@ MAX_BOOKINGS = 5
 
 
 @flow(name=FLOW_NAME, persist_result=True, log_prints=False)
-def return_case(reference: str) -> dict[str, Any]:
+def return_case(reference: str) -> dict[str, Any] | State[Any]:
     """Take one case from the identification check to its reintegration and follow-up plan."""
+    claim = claim_case_run(reference)
+    if not claim.claimed:  # a second run of a case another live run owns: it does nothing
+        return Cancelled(message=f"case {reference} is already run by flow run {claim.owner}")
     try:
-        return _return(reference)
+        result = _return(reference)
     except TravelStopped:
-        return {"reference": reference, "ended": "travel stopped after a raised risk"}
+        result = {"reference": reference, "ended": "travel stopped after a raised risk"}
+    # The stages leave the case's view to the flow: it is shown before each checkpoint (ask)
+    # and here, where the run ends.
+    show_case(reference)
+    return result
 
 
 def _return(reference: str) -> dict[str, Any]:
@@ -70,5 +80,4 @@ def _return(reference: str) -> dict[str, Any]:
         ask(reference, Checkpoint.GRANT_APPROVAL)
     plan_reintegration(reference)
     followups = schedule_followups(reference)
-    show_case(reference)  # the last stage notifies nobody, so no deliver_now showed it
     return {"reference": reference, "ended": "reintegration", "followups": followups}

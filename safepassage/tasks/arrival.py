@@ -30,4 +30,4 @@ def hand_over_on_arrival(reference: str) -> None:
                 details=details.handover(intake, arrival),
                 now=at,
             )
-    deliver_now(reference)
+    deliver_now(reference, show=False)  # the flow shows the case when it stops

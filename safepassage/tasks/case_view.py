@@ -6,11 +6,12 @@ so the others are kept), and keeps one Markdown artifact `case-<reference>` (sta
 checkpoints, what the case waits for and since when) and one progress artifact
 `case-<reference>-progress`.
 
-It runs after every stage's commit (tasks/runtime.deliver_now) and before every suspend
-(flows/ask.py). The flow body re-executes from the top on each resume, so the same view is
-published again and again: each artifact is updated in place on its run, and only when its
-content changed (the text holds absolute times only, never "3 days ago"), so a replay costs two
-reads. It is best effort: a view that fails to publish is logged and never fails a stage.
+It runs before every suspend (flows/ask.py), when a return-case run ends, and after each
+stage of the other flows (withdrawal, follow-ups: tasks/runtime.deliver_now). The flow body
+re-executes from the top on each resume, so the same view is published again and again:
+each artifact is updated in place on its run, and only when its content changed (the text
+holds absolute times only, never "3 days ago"), so a replay costs two reads. It is best
+effort: a view that fails to publish is logged and never fails a stage.
 """
 
 from __future__ import annotations

@@ -34,5 +34,5 @@ def confirm_departure(reference: str, attempt: int, boarded: bool) -> bool:
         elif record_action(session, case, "departed", attempt, now=at):
             set_stage(session, case, Stage.ARRIVAL, actor="flow", now=at)
             queue_journey(session, store.master_key, case, Event.DEPARTED, attempt, at=at)
-    deliver_now(reference)
+    deliver_now(reference, show=False)  # the flow shows the case when it stops
     return boarded

@@ -30,4 +30,4 @@ def liaise_with_embassy(reference: str, attempt: int) -> None:
                 now=at,
             )
         set_stage(session, case, Stage.DEPARTURE, actor="flow", now=at)
-    deliver_now(reference)
+    deliver_now(reference, show=False)  # the flow shows the case when it stops

@@ -63,7 +63,7 @@ def check_identification(reference: str) -> IdentificationResult:
             holds_valid_passport=intake.travel_document.holds_valid_passport,
             escort_required=case.escort_required,
         )
-    deliver_now(reference)
+    deliver_now(reference, show=False)  # the flow shows the case when it stops
     return result
 
 
@@ -98,5 +98,5 @@ def conclude_review(reference: str, approved: bool) -> bool:
                 )
             else:
                 _end_ineligible(session, store.master_key, case, at)
-    deliver_now(reference)
+    deliver_now(reference, show=False)  # the flow shows the case when it stops
     return approved

@@ -72,4 +72,4 @@ def plan_reintegration(reference: str) -> None:
                     facts={"note": f"CHF {grant:,.0f} in kind"},
                     now=at,
                 )
-    deliver_now(reference)
+    deliver_now(reference, show=False)  # the flow shows the case when it stops

@@ -102,12 +102,15 @@ def case_transaction(
         yield store, session, case
 
 
-def deliver_now(reference: str) -> None:
+def deliver_now(reference: str, *, show: bool = True) -> None:
     """Deliver the case's due notifications after a commit; failures are left to the drainer.
 
     A receiver that is down must not fail the stage: the items stay in the outbox and the
     serving process's drainer retries them with backoff. Every stage ends here, so this is
-    also where the coordinator's view of the case in the Prefect UI is brought up to date.
+    also where the coordinator's view of the case in the Prefect UI is brought up to date,
+    unless `show` is False: the return-case flow's stages leave that to the flow, which
+    publishes the view once when it stops for a person or ends (each publish costs the server
+    several requests, and nobody reads the view in the second between two stages).
     """
     try:
         report = deliver_due(case_store(), reference=reference)
@@ -117,6 +120,8 @@ def deliver_now(reference: str) -> None:
         )
     else:
         logger.info("notifications of %s: %s", reference, report)
+    if not show:
+        return
     from safepassage.tasks.case_view import show_case  # imports this module: import late
 
     show_case(reference)

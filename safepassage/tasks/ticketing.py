@@ -41,7 +41,7 @@ def record_booking(reference: str, attempt: int) -> None:
     with case_transaction(reference) as (store, session, case):
         if record_action(session, case, "ticket-booked", attempt, now=at):
             queue_journey(session, store.master_key, case, Event.TICKET_BOOKED, attempt, at=at)
-    deliver_now(reference)
+    deliver_now(reference, show=False)  # the flow shows the case when it stops
 
 
 def queue_journey(

@@ -37,7 +37,7 @@ def request_travel_document(reference: str) -> bool:
                 details=details.person(intake),
                 now=at,
             )
-    deliver_now(reference)
+    deliver_now(reference, show=False)  # the flow shows the case when it stops
     return needed
 
 
@@ -50,4 +50,4 @@ def record_travel_document(reference: str) -> None:
             queue_notifications(
                 session, store.master_key, case, Event.TRAVEL_DOCUMENT_ISSUED, now=at
             )
-    deliver_now(reference)
+    deliver_now(reference, show=False)  # the flow shows the case when it stops

@@ -1,0 +1,141 @@
+"""Cases per minute with one and with two Prefect workers, on the PostgreSQL office set-up.
+
+Run: .venv/bin/python benchmarks/workers_scaleout.py [--cases 100] [--limit 4] [--workers 1 2]
+
+For each worker count, a fresh office (tests/scaleout/office.py: Prefect's server on
+PostgreSQL, the prefect.yaml deployments on a process work pool, `prefect worker start`
+workers, `safepassage maintain`, the case store on PostgreSQL) takes in `--cases` cases that
+travel on a passport; it times (1) the intakes until every case waits at its first checkpoint
+(ticket) and (2) all of them answered until every case waits at the next (departure), and
+samples the peak memory of the workers' process trees. Prints cases per minute per phase and
+the speed-up; writes benchmarks/results/workers-<n>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.pipeline_vs_skeleton import rss_of_tree, wait_all  # noqa: E402
+from tests.scaleout.office import Office, office  # noqa: E402
+
+
+class WorkerMemory:
+    """Sample the summed RSS of every worker's process tree every 0.5 s; keep the peak."""
+
+    def __init__(self, running: Office) -> None:
+        self.running = running
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> WorkerMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.5):
+            total = sum(rss_of_tree(p.pid, set()) for p in self.running.workers.values())
+            self.peak = max(self.peak, total)
+
+
+def measure(workers: int, cases: int, limit: int) -> dict[str, Any]:
+    with (
+        tempfile.TemporaryDirectory(prefix=f"office-{workers}-") as tmp,
+        office(Path(tmp), workers=workers, limit=limit) as running,
+    ):
+        for name, value in running.env.items():
+            if name.startswith(("SAFEPASSAGE_", "PREFECT_")):
+                os.environ[name] = value
+        # Imported once the first office's address is in the environment; each later office
+        # is named through temporary_settings (prefect reads its settings once).
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        from safepassage.models.settings import get_settings
+
+        get_settings.cache_clear()
+        with temporary_settings(updates={PREFECT_API_URL: running.api_url}):
+            return _burst(running, workers, cases, limit)
+
+
+def _burst(running: Office, workers: int, cases: int, limit: int) -> dict[str, Any]:
+    from safepassage.deployments.operations import answer_checkpoint, take_in
+    from safepassage.deployments.sample_answers import Scenario, sample_answer
+    from safepassage.models.checkpoints import Checkpoint
+    from safepassage.models.intake import Intake
+    from safepassage.models.rules import decide
+
+    base = Intake.model_validate_json((ROOT / "examples" / "bg-eligible.json").read_text())
+    travel = base.travel_document.model_copy(update={"holds_valid_passport": True})
+    references: dict[str, str] = {}
+    with WorkerMemory(running) as memory:
+        began = time.monotonic()
+        for number in range(cases):
+            person = base.beneficiary.model_copy(update={"phone": f"+359 {number:09d}"})
+            case_file = base.model_copy(update={"beneficiary": person, "travel_document": travel})
+            taken = take_in(case_file, decide(case_file, today=dt.date.today()), actor="b")
+            references[str(taken["flow_run_id"])] = taken["reference"]
+        first = wait_all(list(references), "ticket", timeout=3600) - began
+        answer = sample_answer(
+            Checkpoint.TICKET, attempt=1, scenario=Scenario(), today=dt.date.today()
+        )
+        began = time.monotonic()
+        for reference in references.values():
+            answer_checkpoint(reference, answer, expected="ticket")
+        second = wait_all(list(references), "departure", timeout=3600) - began
+    return {
+        "workers": workers,
+        "limit_per_worker": limit,
+        "cases": cases,
+        "to_first_checkpoint_s": first,
+        "through_it_to_the_next_s": second,
+        "cases_per_minute_first": cases / first * 60,
+        "cases_per_minute_through": cases / second * 60,
+        "peak_rss_workers_mb": memory.peak / 2**20,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cases", type=int, default=100)
+    parser.add_argument("--limit", type=int, default=4)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    results = []
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    for workers in args.workers:
+        print(f"measuring {workers} worker(s), {args.cases} cases...", flush=True)
+        result = measure(workers, args.cases, args.limit)
+        print(json.dumps(result, indent=2), flush=True)
+        (out / f"workers-{workers}.json").write_text(json.dumps(result, indent=2))
+        results.append(result)
+    if len(results) >= 2:
+        one, more = results[0], results[-1]
+        speedup = {
+            "first_checkpoint": one["to_first_checkpoint_s"] / more["to_first_checkpoint_s"],
+            "through": one["through_it_to_the_next_s"] / more["through_it_to_the_next_s"],
+        }
+        print(f"speed-up, {more['workers']} workers against 1:", json.dumps(speedup, indent=2))
+    os._exit(0)  # prefect's background threads would hold the exit
+
+
+if __name__ == "__main__":
+    main()
