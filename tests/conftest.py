@@ -9,6 +9,7 @@ then run on SQLite only, and say so).
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,31 @@ ADMIN_URL = os.environ.get(
 )
 POSTGRES_OFF = os.environ.get("SAFEPASSAGE_TEST_POSTGRES", "").lower() == "off"
 TEST_MASTER_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
+
+
+@contextlib.contextmanager
+def pointed_at(
+    env: dict[str, str], api_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Point this test process at a running system: its SAFEPASSAGE_* settings and Prefect API.
+
+    Prefect reads its settings once, so the API address also goes through temporary_settings.
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from safepassage.notifications import clear_targets_cache
+
+    for name in list(os.environ):
+        if name.startswith("SAFEPASSAGE_") and not name.startswith("SAFEPASSAGE_TEST_"):
+            monkeypatch.delenv(name)
+    for name, value in {**env, "PREFECT_API_URL": api_url}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    clear_targets_cache()
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        yield
+    get_settings.cache_clear()
+    clear_targets_cache()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy import Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from safepassage.models.crypto import CaseCipher, MasterKey
@@ -187,10 +186,16 @@ def _table() -> Table:
 
 @functools.cache
 def _insert_ignoring_duplicates(dialect: str) -> Any:
-    # Built once per dialect: constructing the statement costs as much as running it.
+    # Built once per dialect: constructing the statement costs as much as running it. The
+    # dialect's module is imported here, not at the top: SQLAlchemy's PostgreSQL package costs
+    # a flow-run process on SQLite about 0.1 s to import for nothing.
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(_table()).on_conflict_do_nothing().returning(_table().c.target)
     if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(_table()).on_conflict_do_nothing().returning(_table().c.target)
     raise ConfigurationError(  # pragma: no cover - the store supports these two only
         f"the outbox needs PostgreSQL or SQLite, not {dialect}: check SAFEPASSAGE_DATABASE_URL"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from uuid import UUID
 
@@ -23,9 +22,9 @@ from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterName,
 )
-from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import ObjectNotFound
-from prefect.states import Cancelled, Cancelling
+from prefect.states import Cancelled
 from pydantic import BaseModel
 
 from safepassage.models.settings import get_settings
@@ -34,13 +33,18 @@ from safepassage.models.store.db import Store
 from safepassage.models.store.erasure import awaiting_prefect_purge, erase_case, expired_cases
 from safepassage.models.store.events import append_event
 from safepassage.tasks.case_view import artifact_key, progress_key
-from safepassage.tasks.runtime import READ_TASK, case_store, now
+from safepassage.tasks.runtime import (
+    FINAL_RUN_STATES,
+    READ_TASK,
+    cancel_and_wait,
+    case_store,
+    now,
+)
 
 logger = logging.getLogger("safepassage.erasure")
 
 #: How long a running run of a forcibly erased case gets to stop before it is cancelled outright.
 STOP_WAIT_SECONDS = 30.0
-_FINAL = {StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED}
 
 
 class PrefectPurge(BaseModel):
@@ -64,23 +68,16 @@ def case_runs(reference: str) -> list[FlowRun]:
 
 
 def _stop(runs: list[FlowRun]) -> None:
-    """Stop the runs still going: their runner kills a running process; then force the end."""
-    live = [r.id for r in runs if r.state is not None and r.state.type not in _FINAL]
-    if not live:
-        return
-    with get_client(sync_client=True) as client:
-        for run_id in live:
-            client.set_flow_run_state(run_id, Cancelling(message="the case was erased"), force=True)
-        deadline = time.monotonic() + STOP_WAIT_SECONDS
-        while live and time.monotonic() < deadline:
-            live = [i for i in live if _state_type(client.read_flow_run(i)) not in _FINAL]
-            time.sleep(0.5)
-        for run_id in live:  # no runner answered (none is serving): end it without one
-            client.set_flow_run_state(run_id, Cancelled(message="the case was erased"), force=True)
-
-
-def _state_type(run: FlowRun) -> StateType | None:
-    return None if run.state is None else run.state.type
+    """Stop the runs still going (a forced erasure); end those no runner stops, without one."""
+    for run in runs:
+        if run.state is None or run.state.type in FINAL_RUN_STATES:
+            continue
+        state = cancel_and_wait(run.id, "the case was erased", timeout=STOP_WAIT_SECONDS)
+        if state is None or state.type not in FINAL_RUN_STATES:
+            with get_client(sync_client=True) as client:
+                client.set_flow_run_state(
+                    run.id, Cancelled(message="the case was erased"), force=True
+                )
 
 
 def purge_from_prefect(reference: str) -> PrefectPurge:

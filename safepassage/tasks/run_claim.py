@@ -12,14 +12,11 @@ from __future__ import annotations
 from uuid import UUID
 
 from prefect import get_client, task
-from prefect.client.schemas.objects import StateType
 from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
-from safepassage.tasks.runtime import READ_TASK, case_transaction
-
-_ENDED = {StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED}
+from safepassage.tasks.runtime import FINAL_RUN_STATES, READ_TASK, case_transaction
 
 
 class RunClaim(BaseModel):
@@ -35,7 +32,7 @@ def _has_ended(run_id: str) -> bool:
             state = client.read_flow_run(UUID(run_id)).state
         except ObjectNotFound:  # deleted from Prefect: nothing runs it any more
             return True
-    return state is not None and state.type in _ENDED
+    return state is not None and state.type in FINAL_RUN_STATES
 
 
 @task(name="claim_case_run", **READ_TASK)

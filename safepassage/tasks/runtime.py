@@ -13,11 +13,13 @@ import datetime as dt
 import functools
 import logging
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
-from prefect import Task
-from prefect.client.schemas.objects import State, TaskRun
+from prefect import Task, get_client
+from prefect.client.schemas.objects import State, StateType, TaskRun
 from prefect.context import TaskRunContext
 from sqlalchemy.orm import Session
 
@@ -79,6 +81,34 @@ READ_TASK: dict[str, Any] = {
     "retry_condition_fn": retry_unless_our_error,
 }
 """Options of a task that only reads the store: always fresh, never cached."""
+
+
+#: A flow run in one of these states runs no more code of its own.
+FINAL_RUN_STATES = frozenset(
+    {StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED}
+)
+
+
+def cancel_and_wait(run_id: UUID, message: str, *, timeout: float) -> State[Any] | None:
+    """Cancel a flow run unless it has ended, wait until it has; return its last state.
+
+    A suspended or scheduled run goes straight to Cancelled (Prefect's orchestration rules do
+    that, so the request is not forced); a running one is stopped by the runner or worker that
+    started it, which can take a few seconds.
+    """
+    from prefect.states import Cancelling
+
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(run_id).state
+        if state is not None and state.type not in FINAL_RUN_STATES:
+            client.set_flow_run_state(run_id, Cancelling(message=message))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = client.read_flow_run(run_id).state
+            if state is None or state.type in FINAL_RUN_STATES:
+                break
+            time.sleep(0.5)
+    return state
 
 
 @contextlib.contextmanager

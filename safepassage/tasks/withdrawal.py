@@ -8,12 +8,9 @@ the case store's ledger and happens once, however often the withdrawal is asked 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from uuid import UUID
 
-from prefect import get_client, task
-from prefect.client.schemas.objects import StateType
-from prefect.states import Cancelling
+from prefect import task
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -28,7 +25,13 @@ from safepassage.models.store.workflow import (
 )
 from safepassage.models.vocabulary import Stage
 from safepassage.notifications import Event, queue_notifications
-from safepassage.tasks.runtime import READ_TASK, case_transaction, deliver_now, now
+from safepassage.tasks.runtime import (
+    READ_TASK,
+    cancel_and_wait,
+    case_transaction,
+    deliver_now,
+    now,
+)
 
 #: Up to and including the wait for the arrival report the return can be withdrawn; after the
 #: handover the person is home, and what remains (reintegration) is voluntary support.
@@ -43,7 +46,6 @@ WITHDRAWABLE = frozenset(
         Stage.ARRIVAL,
     )
 )
-FINAL_RUN_STATES = {StateType.CANCELLED, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED}
 CANCEL_WAIT_SECONDS = 60.0
 
 
@@ -83,18 +85,9 @@ def cancel_case_run(flow_run_id: str | None) -> str | None:
     """Cancel the case's return-case run and wait until it has stopped; return its end state."""
     if flow_run_id is None:
         return None
-    run_id = UUID(flow_run_id)
-    with get_client(sync_client=True) as client:
-        state = client.read_flow_run(run_id).state
-        if state is not None and state.type not in FINAL_RUN_STATES:
-            # A suspended run goes straight to Cancelled; a running one is stopped by its runner.
-            client.set_flow_run_state(run_id, Cancelling(message="withdrawn by the person"))
-        deadline = time.monotonic() + CANCEL_WAIT_SECONDS
-        while time.monotonic() < deadline:
-            state = client.read_flow_run(run_id).state
-            if state is None or state.type in FINAL_RUN_STATES:
-                break
-            time.sleep(0.5)
+    state = cancel_and_wait(
+        UUID(flow_run_id), "withdrawn by the person", timeout=CANCEL_WAIT_SECONDS
+    )
     return None if state is None else state.name
 
 

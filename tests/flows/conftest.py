@@ -8,17 +8,14 @@ flow-run processes) and to the server through Prefect's client.
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from safepassage.deployments.background import BackgroundServe, free_port
-from safepassage.models.settings import get_settings
-from safepassage.notifications import clear_targets_cache
+from tests.conftest import pointed_at
 from tests.receivers import HttpReceiver, SmtpReceiver
 
 #: Who receives what: mission-bg is cleared (secure) and reached by mail; mission-ro is not.
@@ -96,14 +93,5 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 @pytest.fixture
 def served(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """Point this test process at the served world: its store, its targets, its Prefect API."""
-    for name in list(os.environ):
-        if name.startswith("SAFEPASSAGE_") and not name.startswith("SAFEPASSAGE_TEST_"):
-            monkeypatch.delenv(name)
-    for name, value in {**world.env, "PREFECT_API_URL": world.api_url}.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    clear_targets_cache()
-    with temporary_settings(updates={PREFECT_API_URL: world.api_url}):
+    with pointed_at(world.env, world.api_url, monkeypatch):
         yield world
-    get_settings.cache_clear()
-    clear_targets_cache()

@@ -21,16 +21,9 @@ from safepassage.models.store.events import case_events, verify_chain
 from safepassage.models.store.followups import plan_followups
 from safepassage.models.store.orm import Case, FollowUp, SealedRecord
 from tests.factories import PERSONAL_VALUES, TODAY, intake
+from tests.tasks.test_stages import take
 
 NOW = dt.datetime(2026, 11, 29, 10, tzinfo=dt.UTC)
-
-
-def take(store: Store, programme: str = "BG", **changes: object) -> str:
-    case_file = intake(programme, **changes)
-    with store.transaction() as session:
-        return create_case(
-            session, store.master_key, case_file, decide(case_file, today=TODAY), actor="t", now=NOW
-        ).reference
 
 
 def end(store: Store, reference: str, stage: str = "closed", at: dt.datetime = NOW) -> None:

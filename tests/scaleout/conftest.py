@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from safepassage.models.settings import get_settings
-from safepassage.notifications import clear_targets_cache
+from tests.conftest import pointed_at
 from tests.receivers import HttpReceiver
 from tests.scaleout.office import Office, office
 
@@ -52,15 +49,10 @@ def office_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OfficeWor
 @pytest.fixture
 def at_office(office_world: OfficeWorld, monkeypatch: pytest.MonkeyPatch) -> Iterator[OfficeWorld]:
     """Point this test process at the office: its store, targets and Prefect API."""
-    for name in list(os.environ):
-        if name.startswith("SAFEPASSAGE_") and not name.startswith("SAFEPASSAGE_TEST_"):
-            monkeypatch.delenv(name)
-    for name, value in office_world.office.env.items():
-        if name.startswith(("SAFEPASSAGE_", "PREFECT_")):
-            monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    clear_targets_cache()
-    with temporary_settings(updates={PREFECT_API_URL: office_world.office.api_url}):
+    env = {
+        name: value
+        for name, value in office_world.office.env.items()
+        if name.startswith(("SAFEPASSAGE_", "PREFECT_"))
+    }
+    with pointed_at(env, office_world.office.api_url, monkeypatch):
         yield office_world
-    get_settings.cache_clear()
-    clear_targets_cache()
