@@ -31,6 +31,47 @@ from benchmarks.pipeline_vs_skeleton import rss_of_tree, wait_all  # noqa: E402
 from tests.scaleout.office import Office, office  # noqa: E402
 
 
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU seconds of `pid` and of its children that have exited and were reaped."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """Return the CPU time the whole machine spent busy since boot (all cores, not idle)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuSplit:
+    """Where the CPU went during a measurement: the server, the workers (with their flow-run
+    processes), and everything else (PostgreSQL, this client, `maintain`)."""
+
+    def __init__(self, running: Office) -> None:
+        self.running = running
+
+    def __enter__(self) -> CpuSplit:
+        self.start = self._sample()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._sample()
+        self.split = {k: end[k] - self.start[k] for k in end}
+        self.split["other_s"] = self.split["machine_s"] - self.split["server_s"]
+        self.split["other_s"] -= self.split["workers_s"]
+
+    def _sample(self) -> dict[str, float]:
+        return {
+            "machine_s": machine_busy_seconds(),
+            "server_s": cpu_seconds(self.running.server.pid),
+            "workers_s": sum(cpu_seconds(p.pid) for p in self.running.workers.values()),
+        }
+
+
 class WorkerMemory:
     """Sample the summed RSS of every worker's process tree every 0.5 s; keep the peak."""
 
@@ -83,7 +124,7 @@ def _burst(running: Office, workers: int, cases: int, limit: int) -> dict[str, A
     base = Intake.model_validate_json((ROOT / "examples" / "bg-eligible.json").read_text())
     travel = base.travel_document.model_copy(update={"holds_valid_passport": True})
     references: dict[str, str] = {}
-    with WorkerMemory(running) as memory:
+    with WorkerMemory(running) as memory, CpuSplit(running) as cpu:
         began = time.monotonic()
         for number in range(cases):
             person = base.beneficiary.model_copy(update={"phone": f"+359 {number:09d}"})
@@ -107,6 +148,7 @@ def _burst(running: Office, workers: int, cases: int, limit: int) -> dict[str, A
         "cases_per_minute_first": cases / first * 60,
         "cases_per_minute_through": cases / second * 60,
         "peak_rss_workers_mb": memory.peak / 2**20,
+        "cpu_seconds": cpu.split,
     }
 
 
