@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -35,13 +36,19 @@ def port_is_free(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
-def deployment_ready(api_url: str) -> bool:
-    """Return whether the return-case deployment is registered (serve is taking runs)."""
+def deployment_ready(api_url: str, since: dt.datetime) -> bool:
+    """Return whether a runner has polled for the return-case deployment's runs since `since`.
+
+    Registration alone is not enough: a database kept from an earlier `serve` already holds
+    the deployment, and a new `serve` whose server answers has not necessarily started its
+    runner (nor recorded its server) yet.
+    """
     try:
         with urllib.request.urlopen(f"{api_url}/deployments/name/{RETURN_CASE}", timeout=2) as r:  # noqa: S310 - our own server
-            return bool(r.status == 200)
-    except (urllib.error.URLError, OSError):
+            polled = json.loads(r.read()).get("last_polled")
+    except (urllib.error.URLError, OSError, ValueError):
         return False
+    return polled is not None and dt.datetime.fromisoformat(polled) >= since
 
 
 @dataclass
@@ -58,6 +65,7 @@ class BackgroundServe:
         cls, *, port: int, log_path: Path, env: dict[str, str] | None = None, limit: int = 4
     ) -> BackgroundServe:
         """Start serving on `port` and wait until runs can be created."""
+        started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)  # clocks of one machine
         log_path.parent.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "safepassage.cli.app", "serve", "--port", str(port)]
         with log_path.open("ab") as log:
@@ -76,7 +84,7 @@ class BackgroundServe:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise ConfigurationError(f"`safepassage serve` exited at start; see {log_path}")
-            if healthy(serving.api_url, timeout=1) and deployment_ready(serving.api_url):
+            if healthy(serving.api_url, timeout=1) and deployment_ready(serving.api_url, started):
                 return serving
             time.sleep(0.5)
         serving.stop()

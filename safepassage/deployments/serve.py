@@ -142,11 +142,15 @@ def serve(
     store = open_store(settings)
     apply_prefect_environment(settings)
     server = _server_for(settings, host=host, port=port)
-    address = server.address if server is not None else _external_address()
-    os.environ["PREFECT_API_URL"] = address.api_url
-    drainer = OutboxDrainer(store, settings=settings)
+    address: ServerAddress | None = None
+    drainer: OutboxDrainer | None = None
     reaper: OrphanReaper | None = None
+    # Everything after the server started is inside the try: a Ctrl-C at any point must still
+    # stop the server, which runs in a session of its own and would otherwise outlive us.
     try:
+        address = server.address if server is not None else _external_address()
+        os.environ["PREFECT_API_URL"] = address.api_url
+        drainer = OutboxDrainer(store, settings=settings)
         record_server(settings, address, pid=server.pid if server is not None else None)
         from prefect import serve as prefect_serve
 
@@ -154,8 +158,9 @@ def serve(
 
         served = deployments()
         names = [f"{d.flow_name}/{d.name}" for d in served]
+        api_url = address.api_url
         reaper = OrphanReaper(
-            lambda: reschedule_orphans(address.api_url, names, after=settings.orphan_after_seconds),
+            lambda: reschedule_orphans(api_url, names, after=settings.orphan_after_seconds),
             interval=settings.reaper_interval_seconds,
         )
         drainer.start()
@@ -167,8 +172,10 @@ def serve(
         # Stop serving before the server it talks to, or it hangs on shutdown.
         if reaper is not None:
             reaper.stop()
-        drainer.stop()
-        forget_server(settings, address)
+        if drainer is not None:
+            drainer.stop()
+        if address is not None:
+            forget_server(settings, address)
         if server is not None:
             server.stop()
         store.dispose()

@@ -65,15 +65,19 @@ class ServerProcess:
             process, ServerAddress(api_url=api_url, ui_url=f"http://{host}:{port}"), log_path
         )
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise ConfigurationError(
-                    f"the Prefect server exited at start (code {process.returncode}); "
-                    f"see {log_path}. Is port {port} free?"
-                )
-            if healthy(api_url, timeout=1):
-                return server
-            time.sleep(0.25)
+        try:
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    raise ConfigurationError(
+                        f"the Prefect server exited at start (code {process.returncode}); "
+                        f"see {log_path}. Is port {port} free?"
+                    )
+                if healthy(api_url, timeout=1):
+                    return server
+                time.sleep(0.25)
+        except BaseException:  # Ctrl-C while waiting: the server has a session of its own
+            server.stop()
+            raise
         server.stop()
         raise ConfigurationError(
             f"the Prefect server did not answer within a while; see {log_path}"
