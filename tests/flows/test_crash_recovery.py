@@ -18,6 +18,7 @@ from uuid import UUID
 
 import pytest
 from prefect import get_client
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from safepassage.deployments.background import BackgroundServe, free_port
 from safepassage.deployments.coordinator import play
@@ -25,7 +26,8 @@ from safepassage.deployments.operations import answer_checkpoint, case_status
 from safepassage.deployments.runs import run_status
 from safepassage.deployments.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint
-from tests.conftest import pointed_at
+from safepassage.models.settings import get_settings
+from safepassage.notifications import clear_targets_cache
 from tests.flows.helpers import actions, event_kinds, take
 from tests.flows.test_return_case import MISSION_PATH
 
@@ -84,29 +86,20 @@ def crashable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Crash
         "PREFECT_HOME": str(home / "prefect"),
     }
     world = Crashable(home, env, free_port())
+    for name in list(os.environ):
+        if name.startswith("SAFEPASSAGE_") and not name.startswith("SAFEPASSAGE_TEST_"):
+            monkeypatch.delenv(name)
+    for name, value in {**env, "PREFECT_API_URL": world.serving.api_url}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    clear_targets_cache()
     try:
-        with pointed_at(env, world.serving.api_url, monkeypatch):
+        with temporary_settings(updates={PREFECT_API_URL: world.serving.api_url}):
             yield world
     finally:
         world.serving.stop()  # stops the adopted server too
-        _kill_leftovers(env["PREFECT_HOME"])
-
-
-def _kill_leftovers(prefect_home: str) -> None:
-    """Kill any process of this test's Prefect home still alive (a server that outlived stop).
-
-    The adopted server should be stopped by the restarted `serve`; once in a while it was
-    seen alive after the test (reparented to init), so the test makes sure.
-    """
-    needle = f"PREFECT_HOME={prefect_home}".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if needle in (entry / "environ").read_bytes():
-                os.kill(int(entry.name), signal.SIGKILL)
-        except (OSError, ProcessLookupError):
-            continue
+        get_settings.cache_clear()
+        clear_targets_cache()
 
 
 def test_a_case_killed_between_checkpoints_completes_after_a_restart_with_nothing_twice(
