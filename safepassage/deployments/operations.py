@@ -32,7 +32,7 @@ from safepassage.models.store.followups import waiting_run_ids
 if TYPE_CHECKING:
     from safepassage.deployments.runs import RunStatus
 from safepassage.models.store.workflow import record_action
-from safepassage.models.vocabulary import FINAL_STAGES, RiskLevel, Stage
+from safepassage.models.vocabulary import BEFORE_DEPARTURE, FINAL_STAGES, RiskLevel
 
 
 def _store() -> Store:
@@ -276,16 +276,7 @@ def withdraw(reference: str, reason: str, *, actor: str, timeout: float = 180.0)
 
 
 #: After departure a raised risk is a follow-up matter: travel can no longer be stopped.
-RISK_STAGES = frozenset(
-    s.value
-    for s in (
-        Stage.IDENTIFICATION,
-        Stage.TRAVEL_DOCUMENT,
-        Stage.TICKETING,
-        Stage.EMBASSY_LIAISON,
-        Stage.DEPARTURE,
-    )
-)
+RISK_STAGES = frozenset(s.value for s in BEFORE_DEPARTURE)
 
 
 def raise_risk(reference: str, level: RiskLevel, reason: str, *, actor: str) -> dict[str, Any]:

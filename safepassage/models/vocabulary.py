@@ -70,6 +70,15 @@ class Stage(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+#: The stages before the person has left the UK: travel can still be stopped or withdrawn.
+BEFORE_DEPARTURE = (
+    Stage.IDENTIFICATION,
+    Stage.TRAVEL_DOCUMENT,
+    Stage.TICKETING,
+    Stage.EMBASSY_LIAISON,
+    Stage.DEPARTURE,
+)
+
 #: Stages after which nothing more happens to a case.
 FINAL_STAGES = frozenset({Stage.CLOSED, Stage.INELIGIBLE, Stage.WITHDRAWN})
 

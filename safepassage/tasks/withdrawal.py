@@ -23,7 +23,7 @@ from safepassage.models.store.workflow import (
     record_action,
     set_stage,
 )
-from safepassage.models.vocabulary import Stage
+from safepassage.models.vocabulary import BEFORE_DEPARTURE, Stage
 from safepassage.notifications import Event, queue_notifications
 from safepassage.tasks.runtime import (
     READ_TASK,
@@ -35,17 +35,7 @@ from safepassage.tasks.runtime import (
 
 #: Up to and including the wait for the arrival report the return can be withdrawn; after the
 #: handover the person is home, and what remains (reintegration) is voluntary support.
-WITHDRAWABLE = frozenset(
-    s.value
-    for s in (
-        Stage.IDENTIFICATION,
-        Stage.TRAVEL_DOCUMENT,
-        Stage.TICKETING,
-        Stage.EMBASSY_LIAISON,
-        Stage.DEPARTURE,
-        Stage.ARRIVAL,
-    )
-)
+WITHDRAWABLE = frozenset(s.value for s in (*BEFORE_DEPARTURE, Stage.ARRIVAL))
 CANCEL_WAIT_SECONDS = 60.0
 
 
