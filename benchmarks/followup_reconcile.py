@@ -38,10 +38,11 @@ from sqlalchemy.orm import sessionmaker
 
 from safepassage.models.crypto import MasterKey
 from safepassage.models.followup_plan import DEFAULT_OFFSETS_MONTHS, add_months, run_time
+from safepassage.models.followup_reconcile import RunInfo, RunSpec, reconcile
 from safepassage.models.store.db import Store, make_engine, migrate
 from safepassage.models.store.followups import pending_followups, pending_query
 from safepassage.models.store.orm import Case, FollowUp
-from safepassage.tasks.followup_schedule import RunInfo, RunSpec, reconcile
+from safepassage.tasks.followups import escalate_overdue
 
 CASES_PER_YEAR = 12_500
 HORIZON_DAYS = 30
@@ -228,7 +229,9 @@ def measure(url: str | None, size: int, repeat: int) -> tuple[str, str]:
         query_ms, query_best = timings(query, repeat)
         prefect = SteadyPrefect(scheduled)
         reconcile_ms, _ = timings(
-            lambda: reconcile(store, prefect, now=NOW, horizon_days=HORIZON_DAYS),
+            lambda: reconcile(
+                store, prefect, now=NOW, horizon_days=HORIZON_DAYS, escalate=escalate_overdue
+            ),
             max(3, repeat // 2),
         )
         assert prefect.created == 0, "steady state: the reconcile should create nothing"

@@ -167,12 +167,12 @@ class Bench:
 
 
 def open_bench() -> Bench:
+    from safepassage.models.clock import utcnow
     from safepassage.models.rules import decide
     from safepassage.models.settings import get_settings
     from safepassage.models.store.cases import create_case
     from safepassage.models.store.db import open_store
     from safepassage.notifications import load_targets
-    from safepassage.notifications.deliver import utcnow
 
     get_settings.cache_clear()
     settings = get_settings()
@@ -191,8 +191,8 @@ def open_bench() -> Bench:
 
 def stage_commits(bench: Bench, messages: int) -> float:
     """Time the stages' own transactions alone: begin, touch the case, commit."""
+    from safepassage.models.clock import utcnow
     from safepassage.models.store.orm import Case
-    from safepassage.notifications.deliver import utcnow
 
     def run() -> None:
         for n in range(messages):
@@ -206,9 +206,9 @@ def stage_commits(bench: Bench, messages: int) -> float:
 
 def outbox(bench: Bench, messages: int) -> tuple[float, float]:
     """Queue (one stage transaction each) then deliver; return (queue s, deliver s)."""
+    from safepassage.models.clock import utcnow
     from safepassage.models.store.orm import Case
     from safepassage.notifications import deliver_due, queue_notifications
-    from safepassage.notifications.deliver import utcnow
 
     bench.round += 1
 

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safepassage.orchestration.catalog import RETURN_CASE
+
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -185,11 +187,12 @@ def measure(system: System, *, cases: int, resumes: int) -> dict[str, Any]:
 
 
 def pipeline_system() -> System:
-    from safepassage.deployments.operations import answer_checkpoint, take_in
-    from safepassage.deployments.sample_answers import Scenario, sample_answer
+    from safepassage.demo.sample_answers import Scenario, sample_answer
     from safepassage.models.checkpoints import Checkpoint
     from safepassage.models.intake import Intake
     from safepassage.models.rules import decide
+    from safepassage.services.checkpoints import answer_checkpoint
+    from safepassage.services.intake import take_in
 
     case_file = Intake.model_validate_json((ROOT / "examples" / "bg-eligible.json").read_text())
     decision = decide(case_file, today=dt.date.today())
@@ -214,7 +217,7 @@ def pipeline_system() -> System:
 def skeleton_system() -> System:
     from prefect import get_client
 
-    from safepassage.deployments.runs import resume_run
+    from safepassage.orchestration.runs import resume_run
 
     def start(label: str) -> str:
         with get_client(sync_client=True) as client:
@@ -232,7 +235,7 @@ def skeleton_system() -> System:
 
 def run_one(which: str, args: argparse.Namespace) -> dict[str, Any]:
     """Start a fresh server and one served system, measure it, stop everything."""
-    from safepassage.deployments.background import free_port
+    from safepassage.demo.background import free_port
     from safepassage.deployments.server_process import ServerProcess
 
     with (
@@ -281,9 +284,7 @@ def run_one(which: str, args: argparse.Namespace) -> dict[str, Any]:
 
             with temporary_settings(updates={PREFECT_API_URL: api_url}):
                 name = (
-                    "return-case/return-case"
-                    if which == "pipeline"
-                    else "skeleton-case/skeleton-case"
+                    RETURN_CASE.full_name if which == "pipeline" else "skeleton-case/skeleton-case"
                 )
                 _wait_deployment(name)
                 system = pipeline_system() if which == "pipeline" else skeleton_system()

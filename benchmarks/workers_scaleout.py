@@ -115,11 +115,12 @@ def measure(workers: int, cases: int, limit: int) -> dict[str, Any]:
 
 
 def _burst(running: Office, workers: int, cases: int, limit: int) -> dict[str, Any]:
-    from safepassage.deployments.operations import answer_checkpoint, take_in
-    from safepassage.deployments.sample_answers import Scenario, sample_answer
+    from safepassage.demo.sample_answers import Scenario, sample_answer
     from safepassage.models.checkpoints import Checkpoint
     from safepassage.models.intake import Intake
     from safepassage.models.rules import decide
+    from safepassage.services.checkpoints import answer_checkpoint
+    from safepassage.services.intake import take_in
 
     base = Intake.model_validate_json((ROOT / "examples" / "bg-eligible.json").read_text())
     travel = base.travel_document.model_copy(update={"holds_valid_passport": True})

@@ -20,8 +20,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from safepassage.models.settings import Settings, get_settings
-from safepassage.models.store.db import Store, open_store
+from safepassage.models.store.db import Store, open_store, process_store
 from safepassage.models.store.orm import Base
+from safepassage.notifications import clear_targets_cache
 
 ADMIN_URL = os.environ.get(
     "SAFEPASSAGE_TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -39,8 +40,6 @@ def pointed_at(
     Prefect reads its settings once, so the API address also goes through temporary_settings.
     """
     from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    from safepassage.notifications import clear_targets_cache
 
     for name in list(os.environ):
         if name.startswith("SAFEPASSAGE_") and not name.startswith("SAFEPASSAGE_TEST_"):
@@ -124,3 +123,18 @@ def sqlite_store(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]
     opened = open_store(get_settings())
     yield opened
     opened.dispose()
+
+
+@pytest.fixture
+def stage_store(store: Store) -> Iterator[Store]:
+    """The test's store, also as the process-wide store that stage tasks use.
+
+    Stage tasks run as plain functions (`task.fn`) against it, on SQLite and PostgreSQL, with
+    real local logs: no Prefect server is needed, a stage's work is its store transaction and
+    its notifications.
+    """
+    process_store.cache_clear()
+    clear_targets_cache()
+    yield store
+    process_store.cache_clear()
+    clear_targets_cache()

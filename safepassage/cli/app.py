@@ -6,6 +6,7 @@ exit code 2; standard output carries only the command's result (with --json, onl
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import typer
@@ -31,6 +32,8 @@ from safepassage.models.errors import (
     KeyUnavailable,
     SafePassageError,
 )
+from safepassage.models.settings import get_settings
+from safepassage.orchestration.connection import apply_prefect_environment
 
 app = typer.Typer(
     name="safepassage",
@@ -67,6 +70,11 @@ def report_error(exc: SafePassageError) -> int:
 
 def main() -> None:
     """Run the command line, turning SafePassage's own errors into messages and exit codes."""
+    # Prefect reads its settings, and creates its home, when it is first imported: hand it
+    # SafePassage's (PREFECT_HOME under SAFEPASSAGE_HOME) before any command can import it. A
+    # bad setting is left for the command that reads it to report.
+    with contextlib.suppress(ConfigurationError):
+        apply_prefect_environment(get_settings())
     # Standalone mode handles usage errors (exit 2) and Ctrl-C itself; it lets our errors through.
     try:
         app()

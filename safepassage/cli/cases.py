@@ -7,13 +7,9 @@ from typing import Annotated, Any
 import typer
 
 from safepassage.cli import common, output
-from safepassage.cli.followups import followup_section, print_followups
+from safepassage.cli.followups import followup_rows, print_followups
 from safepassage.models.intake import Beneficiary, Intake
-from safepassage.models.store.cases import CaseSummary, get_case, list_cases, reveal_intake
-from safepassage.models.store.events import case_events
-from safepassage.models.store.orm import CaseEvent
-
-MASK = "•••"
+from safepassage.services.cases import TimelineEvent, case_detail, case_list
 
 
 def cases(
@@ -21,12 +17,7 @@ def cases(
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many.")] = 200,
 ) -> None:
     """List cases, newest first, without any personal data."""
-    store = common.store()
-    try:
-        with store.transaction() as session:
-            summaries = [CaseSummary.of(c) for c in list_cases(session, limit=limit)]
-    finally:
-        store.dispose()
+    summaries = case_list(limit=limit)
     if as_json:
         output.emit_json([s.as_dict() for s in summaries])
         return
@@ -51,7 +42,7 @@ def cases(
     )
 
 
-def _event_dict(event: CaseEvent) -> dict[str, Any]:
+def _event_dict(event: TimelineEvent) -> dict[str, Any]:
     return {
         "seq": event.seq,
         "at": event.at.isoformat(),
@@ -71,11 +62,11 @@ def _personal_view(intake: Intake | None) -> dict[str, Any]:
             include={"beneficiary", "identification", "travel_document", "needs", "risk_level"},
         )
     return {
-        "beneficiary": dict.fromkeys(Beneficiary.model_fields, MASK),
-        "identification": {"basis": MASK, "decision_reference": MASK, "decided_on": MASK},
-        "travel_document": MASK,
-        "needs": MASK,
-        "risk_level": MASK,
+        "beneficiary": dict.fromkeys(Beneficiary.model_fields, output.MASK),
+        "identification": dict.fromkeys(("basis", "decision_reference", "decided_on"), output.MASK),
+        "travel_document": output.MASK,
+        "needs": output.MASK,
+        "risk_level": output.MASK,
     }
 
 
@@ -89,39 +80,19 @@ def case(
     by: Annotated[str | None, typer.Option("--by", help="Who is looking (audit trail).")] = None,
 ) -> None:
     """Show one case: its stage, decision and event timeline; personal data only with --reveal."""
-    ref = common.reference_argument(reference)
-    store = common.store()
-    try:
-        with store.transaction() as session:
-            record = get_case(session, ref)
-            revealed = (
-                reveal_intake(
-                    session,
-                    store.master_key,
-                    record,
-                    actor=common.operator_name(by),
-                    purpose="export: cli case --reveal --json" if as_json else "cli case --reveal",
-                    now=common.now(),
-                )
-                if reveal
-                else None
-            )
-            view = {
-                "case": CaseSummary.of(record).as_dict(),
-                "decision": record.decision,
-                "personal": _personal_view(revealed),
-                "followups": followup_section(
-                    session,
-                    store.master_key,
-                    record,
-                    reveal=reveal,
-                    actor=common.operator_name(by),
-                    now=common.now(),
-                ),
-                "events": [_event_dict(e) for e in case_events(session, ref)],
-            }
-    finally:
-        store.dispose()
+    detail = case_detail(
+        common.reference_argument(reference),
+        reveal=reveal,
+        actor=common.operator_name(by),
+        purpose="export: cli case --reveal --json" if as_json else "cli case --reveal",
+    )
+    view = {
+        "case": detail.summary.as_dict(),
+        "decision": detail.decision,
+        "personal": _personal_view(detail.intake),
+        "followups": followup_rows(detail.followups),
+        "events": [_event_dict(e) for e in detail.events],
+    }
     if as_json:
         output.emit_json(view)
         return

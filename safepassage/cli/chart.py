@@ -21,10 +21,10 @@ def _stages_in(stages: set[str]) -> list[str]:
 
 def draw_chart(report: Report, path: Path) -> Path:
     """Draw cases per stage per programme (stacked) and mean days per stage; save as PNG."""
-    import matplotlib
+    import matplotlib  # noqa: PLC0415 - matplotlib takes 2 s; only `report --chart` pays
 
     matplotlib.use("Agg")  # before pyplot: a server has no display
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - after choosing the Agg backend, above
 
     figure, (counts_axes, days_axes) = plt.subplots(1, 2, figsize=SIZE_INCHES, dpi=DPI)
     try:

@@ -1,20 +1,14 @@
-"""What the commands share: opening the store, the clock, who is at the keyboard."""
+"""What the commands share: who is at the keyboard, reading input files, case references."""
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 from pathlib import Path
 
+import typer
+
 from safepassage.models.errors import FieldProblem, IntakeInvalid
 from safepassage.models.reference import normalise_reference
-from safepassage.models.settings import get_settings
-from safepassage.models.store.db import Store, open_store
-
-
-def now() -> dt.datetime:
-    """Return the current time, timezone-aware (UTC)."""
-    return dt.datetime.now(dt.UTC)
 
 
 def operator_name(explicit: str | None) -> str:
@@ -25,11 +19,6 @@ def operator_name(explicit: str | None) -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no passwd entry in some containers
         return "cli:unknown"
-
-
-def store() -> Store:
-    """Open the configured case store (created on first use)."""
-    return open_store(get_settings())
 
 
 def read_document(path: Path, *, source: str) -> bytes:
@@ -54,3 +43,33 @@ def reference_argument(text: str) -> str:
         return normalise_reference(text)
     except ValueError as exc:
         raise IntakeInvalid([FieldProblem("REF", str(exc))], source="the case reference") from None
+
+
+def action_or_reference(
+    words: list[str] | None,
+    action: str,
+    *,
+    reference_required: bool,
+    usage: str,
+    action_usage: str,
+    refused: str | None = None,
+) -> tuple[bool, str | None]:
+    """Parse a `[REF | ACTION REF]` word list: return whether ACTION was given, and the REF.
+
+    A command such as `notifications [REF | retry REF]` takes a free word list rather than
+    being a group: click parses a group's own argument before its subcommand, so `CMD REF` and
+    `CMD ACTION REF` could not both work. A reference can never be the word ACTION.
+    `reference_required` says whether ACTION needs its REF; `usage` is the error for too many
+    words without ACTION, `action_usage` with it; `refused`, if given, is the error for ACTION
+    with an option that does not go with it.
+    """
+    args = list(words or [])
+    acting = bool(args) and args[0].lower() == action
+    rest = args[1:] if acting else args
+    if acting and (len(rest) > 1 or (reference_required and not rest)):
+        raise typer.BadParameter(action_usage)
+    if acting and refused is not None:
+        raise typer.BadParameter(refused)
+    if len(rest) > 1:
+        raise typer.BadParameter(usage)
+    return acting, reference_argument(rest[0]) if rest else None

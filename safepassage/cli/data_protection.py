@@ -15,11 +15,7 @@ import typer
 
 from safepassage.cli import common, output
 from safepassage.models.errors import FieldProblem, IntakeInvalid
-from safepassage.models.store.audit import case_audit
-from safepassage.models.store.cases import get_case
-from safepassage.models.store.consent import change_consent
-from safepassage.models.store.events import verify_chain
-from safepassage.models.store.orm import ChainHead
+from safepassage.services.data_protection import audit_trail, record_consent, verify_event_log
 
 #: `audit verify` found the log tampered with: a finding, not a usage error.
 BROKEN_CHAIN_EXIT = 1
@@ -52,9 +48,6 @@ def erase(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Erase a closed or withdrawn case: its personal data becomes unreadable for good."""
-    from safepassage.deployments.erasure import check_request
-    from safepassage.deployments.erasure import erase as erase_case
-
     ref = common.reference_argument(reference)
     if force and reason is None:
         raise IntakeInvalid(
@@ -65,7 +58,9 @@ def erase(
             ],
             source="the command",
         )
-    check_request(ref, force=force, reason=reason)
+    from safepassage.services import erasure  # noqa: PLC0415 - imports prefect (3 s); only this command pays
+
+    erasure.check_request(ref, force=force, reason=reason)
     if not yes:
         typer.confirm(
             f"Erase case {ref}? Its personal data, answers and detailed messages become "
@@ -73,7 +68,7 @@ def erase(
             abort=True,
             err=True,
         )
-    result = erase_case(ref, actor=common.operator_name(by), force=force, reason=reason)
+    result = erasure.erase(ref, actor=common.operator_name(by), force=force, reason=reason)
     if as_json:
         output.emit_json(result)
         return
@@ -106,7 +101,7 @@ def retention(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Erase now every case ended longer ago than SAFEPASSAGE_RETENTION_MONTHS (default 24)."""
-    from safepassage.deployments.erasure import retention_now
+    from safepassage.services.erasure import retention_now  # noqa: PLC0415 - imports prefect (3 s); only this command pays
 
     result = retention_now()
     if as_json:
@@ -144,19 +139,12 @@ def consent(
             ],
             source="the command",
         )
-    store = common.store()
-    try:
-        with store.transaction() as session:
-            change = change_consent(
-                session,
-                get_case(session, ref, lock=True),
-                share_with_mission=_given(share_with_mission),
-                share_with_embassy=_given(share_with_embassy),
-                actor=common.operator_name(by),
-                now=common.now(),
-            )
-    finally:
-        store.dispose()
+    change = record_consent(
+        ref,
+        share_with_mission=_given(share_with_mission),
+        share_with_embassy=_given(share_with_embassy),
+        actor=common.operator_name(by),
+    )
     if as_json:
         output.emit_json(change.as_dict())
         return
@@ -184,12 +172,7 @@ def audit(
         _verify(as_json)
         return
     ref = common.reference_argument(target)
-    store = common.store()
-    try:
-        with store.transaction() as session:
-            entries = [e.as_dict() for e in case_audit(session, get_case(session, ref))]
-    finally:
-        store.dispose()
+    entries = [e.as_dict() for e in audit_trail(ref)]
     if as_json:
         output.emit_json({"reference": ref, "entries": entries})
         return
@@ -201,23 +184,19 @@ def audit(
 
 
 def _verify(as_json: bool) -> None:
-    store = common.store()
-    try:
-        with store.transaction() as session:
-            broken = verify_chain(session)
-            head = session.get(ChainHead, 1)
-            events = 0 if head is None else head.seq
-    finally:
-        store.dispose()
+    check = verify_event_log()
+    broken = check.broken
     result = {
-        "intact": broken is None,
-        "events": events,
+        "intact": check.intact,
+        "events": check.events,
         "first_broken": None if broken is None else {"seq": broken.seq, "problem": broken.problem},
     }
     if as_json:
         output.emit_json(result)
     elif broken is None:
-        output.console.print(f"the event log verifies: {events} events, chain intact", markup=False)
+        output.console.print(
+            f"the event log verifies: {check.events} events, chain intact", markup=False
+        )
     else:
         output.console.print(f"the event log is BROKEN at {broken}", markup=False)
     if broken is not None:

@@ -7,29 +7,15 @@ shows a case's plan and reports (masked unless --reveal, and a reveal is logged)
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy.orm import Session
 
 from safepassage.cli import common, output
-from safepassage.models.crypto import MasterKey
-from safepassage.models.followup_plan import report_by
-from safepassage.models.store.cases import get_case
-from safepassage.models.store.events import append_event
-from safepassage.models.store.followups import (
-    REPORT_CHECKPOINT,
-    FollowUpView,
-    case_followups,
-    effective_state,
-    list_followups,
-)
-from safepassage.models.store.orm import Case
-from safepassage.models.store.workflow import answer_purpose, find_answer, read_answer
+from safepassage.services.cases import FollowUpReport, PlannedFollowUp, followup_list
 
 RECONCILE = "reconcile"
-MASK = "•••"
+RECONCILE_USAGE = "`reconcile` takes at most one case reference and no filter"
 #: The report's fields that are personal (sealed in the store); shown only with --reveal.
 REPORT_FIELDS = (
     "contacted",
@@ -60,32 +46,18 @@ def followups(
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many.")] = 500,
 ) -> None:
     """List follow-ups by due date; `reconcile` schedules, moves and recreates their runs now."""
-    # One command with a free argument list, as `notifications`: click parses a group's own
-    # argument before its subcommand. A reference can never be the word `reconcile`.
-    args = list(words or [])
-    if args and args[0].lower() == RECONCILE:
-        if len(args) > 2 or due or overdue:
-            raise typer.BadParameter("`reconcile` takes at most one case reference and no filter")
-        _reconcile(common.reference_argument(args[1]) if len(args) == 2 else None, as_json)
+    reconcile, reference = common.action_or_reference(
+        words,
+        RECONCILE,
+        reference_required=False,
+        usage="give at most one case reference (or `reconcile [REF]`)",
+        action_usage=RECONCILE_USAGE,
+        refused=RECONCILE_USAGE if due or overdue else None,
+    )
+    if reconcile:
+        _reconcile(reference, as_json)
         return
-    if len(args) > 1:
-        raise typer.BadParameter("give at most one case reference (or `reconcile [REF]`)")
-    reference = common.reference_argument(args[0]) if args else None
-    store = common.store()
-    try:
-        with store.transaction() as session:
-            if reference is not None:
-                get_case(session, reference)  # CaseNotFound (exit 2) rather than an empty list
-            views = list_followups(
-                session,
-                today=common.now().date(),
-                reference=reference,
-                due=due,
-                overdue=overdue,
-                limit=limit,
-            )
-    finally:
-        store.dispose()
+    views = followup_list(reference=reference, due=due, overdue=overdue, limit=limit)
     if as_json:
         output.emit_json([v.as_dict() for v in views])
         return
@@ -93,27 +65,25 @@ def followups(
         output.console.print("no follow-ups match" if due or overdue else "no follow-ups yet")
         return
     output.table(
-        None, ["reference", "#", "due", "report by", "state", "run at", "risk"], _rows(views)
+        None,
+        ["reference", "#", "due", "report by", "state", "run at", "risk"],
+        [
+            (
+                v.reference,
+                str(v.number),
+                v.due_on.isoformat(),
+                v.report_by.isoformat(),
+                v.state.value,
+                f"{v.scheduled_for:%Y-%m-%d %H:%M}" if v.scheduled_for else "",
+                "" if v.risk_raised is None else "RAISED" if v.risk_raised else "no",
+            )
+            for v in views
+        ],
     )
 
 
-def _rows(views: list[FollowUpView]) -> list[tuple[str, ...]]:
-    return [
-        (
-            v.reference,
-            str(v.number),
-            v.due_on.isoformat(),
-            v.report_by.isoformat(),
-            v.state.value,
-            f"{v.scheduled_for:%Y-%m-%d %H:%M}" if v.scheduled_for else "",
-            "" if v.risk_raised is None else "RAISED" if v.risk_raised else "no",
-        )
-        for v in views
-    ]
-
-
 def _reconcile(reference: str | None, as_json: bool) -> None:
-    from safepassage.deployments.followup_operations import reconcile_followups_now
+    from safepassage.services.followups import reconcile_followups_now  # noqa: PLC0415 - imports prefect (3 s); only this command pays
 
     report = reconcile_followups_now(reference)
     if as_json:
@@ -140,7 +110,7 @@ def arrival(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Correct a case's arrival date: follow-ups not yet started are re-planned from it."""
-    from safepassage.deployments.followup_operations import correct_arrival_date
+    from safepassage.services.followups import correct_arrival_date  # noqa: PLC0415 - imports prefect (3 s); only this command pays
 
     result = correct_arrival_date(
         common.reference_argument(reference), date.date(), actor=common.operator_name(by)
@@ -154,59 +124,37 @@ def arrival(
         output.notice("no Prefect server answered: the daily followup-scheduler moves the runs")
 
 
-def followup_section(
-    session: Session,
-    master_key: MasterKey,
-    case: Case,
-    *,
-    reveal: bool,
-    actor: str,
-    now: dt.datetime,
-) -> list[dict[str, Any]]:
-    """Return the case's follow-up plan and reports for `case REF`; reports masked unless revealed.
+def followup_rows(plan: list[PlannedFollowUp]) -> list[dict[str, Any]]:
+    """Return a case's follow-up plan and reports as `case REF` shows them (JSON-ready).
 
-    A reveal of reports is logged as a disclosure, like the intake's.
+    A report's personal fields are masked unless the service revealed them.
     """
-    rows, revealed = [], []
-    for row in case_followups(session, case):
-        answer = find_answer(session, case, REPORT_CHECKPOINT, row.number)
-        report: dict[str, Any] | None = None
-        if answer is not None:
-            report = {
-                "entered_by": answer.entered_by,
-                "answered_at": answer.answered_at.isoformat(),
-                "risk_raised": bool(answer.summary.get("risk_raised")),
-            }
-            if reveal:
-                content = json.loads(
-                    read_answer(session, master_key, case, REPORT_CHECKPOINT, row.number)
-                )
-                report.update({name: content.get(name) for name in REPORT_FIELDS})
-                revealed.append(answer_purpose(REPORT_CHECKPOINT, row.number))
-            else:
-                report.update(dict.fromkeys(REPORT_FIELDS, MASK))
-        rows.append(
-            {
-                "number": row.number,
-                "offset_months": row.offset_months,
-                "due_on": row.due_on.isoformat(),
-                "report_by": report_by(row.due_on, row.window_days).isoformat(),
-                "state": effective_state(row, now.date()).value,
-                "scheduled_for": row.scheduled_for.isoformat() if row.scheduled_for else None,
-                "report": report,
-            }
-        )
-    if revealed:
-        append_event(
-            session,
-            reference=case.reference,
-            kind="personal-data-revealed",
-            actor=actor,
-            at=now,
-            stage=case.stage,
-            detail={"purpose": "cli case --reveal", "records": revealed},
-        )
-    return rows
+    return [
+        {
+            "number": f.number,
+            "offset_months": f.offset_months,
+            "due_on": f.due_on.isoformat(),
+            "report_by": f.report_by.isoformat(),
+            "state": f.state,
+            "scheduled_for": f.scheduled_for.isoformat() if f.scheduled_for else None,
+            "report": None if f.report is None else _report_dict(f.report),
+        }
+        for f in plan
+    ]
+
+
+def _report_dict(report: FollowUpReport) -> dict[str, Any]:
+    content = report.content
+    return {
+        "entered_by": report.entered_by,
+        "answered_at": report.answered_at.isoformat(),
+        "risk_raised": report.risk_raised,
+        **(
+            dict.fromkeys(REPORT_FIELDS, output.MASK)
+            if content is None
+            else {name: content.get(name) for name in REPORT_FIELDS}
+        ),
+    }
 
 
 def print_followups(rows: list[dict[str, Any]]) -> None:

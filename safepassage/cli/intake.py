@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from safepassage.cli import common, output
+from safepassage.models.clock import utcnow
 from safepassage.models.intake import parse_intake
 from safepassage.models.rules import Decision, decide
 
@@ -35,10 +36,10 @@ def intake(
     """Validate a case file, decide eligibility, and (without --dry-run) store the case."""
     raw = common.read_document(file, source="case file")
     case_file = parse_intake(raw)
-    decision = decide(case_file, today=common.now().date())
+    decision = decide(case_file, today=utcnow().date())
     result: dict[str, Any] = {"decision": decision.as_dict()}
     if not dry_run:
-        from safepassage.deployments.operations import take_in
+        from safepassage.services.intake import take_in  # noqa: PLC0415 - imports prefect (3 s); only this command pays
 
         result.update(take_in(case_file, decision, actor=common.operator_name(by)))
     if as_json:

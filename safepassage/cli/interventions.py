@@ -19,7 +19,7 @@ def withdraw(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Withdraw a case before arrival: its run stops, an open booking is cancelled, mission told."""
-    from safepassage.deployments.operations import withdraw as run_withdrawal
+    from safepassage.services.interventions import withdraw as run_withdrawal  # noqa: PLC0415 - imports prefect (3 s); only this command pays
 
     result = run_withdrawal(
         common.reference_argument(reference), reason, actor=common.operator_name(by)
@@ -40,7 +40,7 @@ def risk(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Record a changed risk before departure; `high` holds travel until a coordinator rules."""
-    from safepassage.deployments.operations import raise_risk
+    from safepassage.services.interventions import raise_risk  # noqa: PLC0415 - imports prefect (3 s); only this command pays
 
     result = raise_risk(
         common.reference_argument(reference), level, reason, actor=common.operator_name(by)

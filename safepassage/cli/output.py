@@ -14,6 +14,8 @@ from rich.table import Table
 _WIDTH = None if sys.stdout.isatty() else 160
 console = Console(highlight=False, soft_wrap=True, width=_WIDTH)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
+#: What stands in for a personal value that was not revealed.
+MASK = "•••"
 
 
 def emit_json(value: Any) -> None:

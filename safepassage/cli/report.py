@@ -1,8 +1,6 @@
 """`safepassage report`: the office's figures, as tables, CSV, JSON or a chart for donors.
 
-The same figures as the daily `case-report` run publishes in the Prefect UI, computed from the
-case store alone (no Prefect server needed) and free of personal data. Reading it changes
-nothing: the time-limit alerts are raised by the daily run, not by looking at the report.
+The figures (see `services.reports`) need no Prefect server and hold no personal data.
 """
 
 from __future__ import annotations
@@ -13,10 +11,10 @@ from typing import Annotated
 
 import typer
 
-from safepassage.cli import common, output
-from safepassage.models.report import ROW_COLUMNS, Report, build_report
-from safepassage.models.settings import get_settings
-from safepassage.models.sla import limits
+from safepassage.cli import output
+from safepassage.cli.chart import draw_chart
+from safepassage.models.report import ROW_COLUMNS, Report
+from safepassage.services.reports import office_report
 
 
 def report(
@@ -30,18 +28,10 @@ def report(
     ] = None,
 ) -> None:
     """Show cases per programme and stage, waits and time limits, follow-ups, failed deliveries."""
-    rules = limits(get_settings())  # a bad SAFEPASSAGE_SLA_DAYS is named before any work
-    store = common.store()
-    try:
-        with store.transaction() as session:
-            figures = build_report(session, store.master_key, now=common.now(), limits=rules)
-    finally:
-        store.dispose()
+    figures = office_report()
     if csv_file is not None:
         write_csv(figures, csv_file)
     if chart is not None:
-        from safepassage.cli.chart import draw_chart
-
         draw_chart(figures, chart)
     if as_json:
         output.emit_json(figures.as_dict())

@@ -24,7 +24,7 @@ def serve(
     ] = None,
 ) -> None:
     """Start the Prefect server (unless PREFECT_API_URL names one) and serve the deployments."""
-    from safepassage.deployments.serve import serve as run_serving
+    from safepassage.deployments.serve import serve as run_serving  # noqa: PLC0415 - imports prefect (3 s); only this command pays
 
     def ready(address: Any) -> None:
         output.notice(f"SafePassage is serving. Prefect UI: {address.ui_url}  (Ctrl-C stops)")
@@ -35,7 +35,7 @@ def serve(
 
 def maintain() -> None:
     """With flows on Prefect workers: retry notifications and restart runs whose worker died."""
-    from safepassage.deployments.office import maintain as run_maintenance
+    from safepassage.deployments.maintain import maintain as run_maintenance  # noqa: PLC0415 - imports prefect (3 s); only this command pays
 
     output.notice("retrying notifications and watching for orphaned runs (Ctrl-C stops)")
     run_maintenance(get_settings())
@@ -46,7 +46,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Show where a case stands and what it waits for."""
-    from safepassage.deployments.operations import case_status
+    from safepassage.services.checkpoints import case_status  # noqa: PLC0415 - imports prefect (3 s); only this command pays
 
     result = case_status(common.reference_argument(reference))
     if as_json:
@@ -73,7 +73,7 @@ def resume(
     ] = None,
 ) -> None:
     """Answer the checkpoint a case waits at, exactly as the Prefect UI form would."""
-    from safepassage.deployments.operations import answer_checkpoint
+    from safepassage.services.checkpoints import answer_checkpoint  # noqa: PLC0415 - imports prefect (3 s); only this command pays
 
     ref = common.reference_argument(reference)
     raw = load_json_document(common.read_document(input_file, source="answer"), source="answer")

@@ -7,12 +7,25 @@ outbox drainer in a thread so that retries of notifications cost no flow-run pro
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
-from safepassage.deployments.environment import (
+from prefect import serve as prefect_serve
+from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron
+from prefect.types.entrypoint import EntrypointType
+
+from safepassage.deployments.recovery import OrphanReaper, reschedule_orphans
+from safepassage.deployments.server_process import AdoptedServer, ServerProcess
+from safepassage.models.errors import ConfigurationError
+from safepassage.models.settings import Settings
+from safepassage.models.sla import limits
+from safepassage.models.store.db import open_store
+from safepassage.notifications import OutboxDrainer, load_targets
+from safepassage.orchestration import catalog
+from safepassage.orchestration.connection import (
     LOOPBACK,
     ServerAddress,
     apply_prefect_environment,
@@ -22,23 +35,10 @@ from safepassage.deployments.environment import (
     record_server,
     recorded_server,
     ui_url_for,
+    use_api,
 )
-from safepassage.deployments.server_process import AdoptedServer, ServerProcess
-from safepassage.models.errors import ConfigurationError
-from safepassage.models.settings import Settings
-from safepassage.models.sla import limits
-from safepassage.models.store.db import open_store
-from safepassage.notifications import OutboxDrainer, load_targets
-
-if TYPE_CHECKING:
-    from safepassage.deployments.recovery import OrphanReaper
 
 logger = logging.getLogger("safepassage.serve")
-
-RETURN_CASE = "return-case/return-case"
-WITHDRAW_CASE = "withdraw-case/withdraw-case"
-DELIVER_NOTIFICATIONS = "deliver-notifications/deliver-notifications"
-CASE_REPORT = "case-report/case-report"
 
 
 def default_limit(settings: Settings) -> int:
@@ -58,53 +58,22 @@ def check_host(host: str) -> None:
         )
 
 
-def deployments() -> list[Any]:
-    """Return the deployments this process serves (imported here: prefect is slow to import)."""
-    from prefect.schedules import Cron
-    from prefect.types.entrypoint import EntrypointType
+def deployments() -> list[RunnerDeployment]:
+    """Return the deployments this process serves: the catalog's, each from its flow."""
+    return [_deployment(spec) for spec in catalog.DEPLOYMENTS]
 
-    from safepassage.flows.case_report import SCHEDULE_CRON, SCHEDULE_TIMEZONE, case_report
-    from safepassage.flows.deliver_notifications import deliver_notifications
-    from safepassage.flows.followup import followup_scheduler, reintegration_followup
-    from safepassage.flows.retention import retention
-    from safepassage.flows.return_case import return_case
-    from safepassage.flows.withdraw_case import withdraw_case
 
-    # Module-path entrypoints load the installed package whatever the working directory.
-    module = EntrypointType.MODULE_PATH
-    return [
-        return_case.to_deployment(
-            name="return-case", entrypoint_type=module, tags=["safepassage"],
-            description="One case's safe return, from identification to follow-ups.",
-        ),
-        withdraw_case.to_deployment(
-            name="withdraw-case", entrypoint_type=module, tags=["safepassage"],
-            description="Withdraw a case: stop its run, cancel its booking, tell the mission.",
-        ),
-        deliver_notifications.to_deployment(
-            name="deliver-notifications", entrypoint_type=module, tags=["safepassage"],
-            description="Deliver what is due in the notification outbox (operators).",
-        ),
-        reintegration_followup.to_deployment(
-            name="reintegration-followup", entrypoint_type=module, tags=["safepassage"],
-            description="One follow-up of a case: tell the mission, wait for its report.",
-        ),
-        followup_scheduler.to_deployment(
-            name="followup-scheduler", entrypoint_type=module, tags=["safepassage"],
-            schedule=Cron("15 6 * * *", timezone="UTC"),
-            description="Daily: schedule follow-ups due soon, recreate lost runs, escalate late.",
-        ),
-        case_report.to_deployment(
-            name="case-report", entrypoint_type=module, tags=["safepassage"],
-            schedule=Cron(SCHEDULE_CRON, timezone=SCHEDULE_TIMEZONE),
-            description="Daily: alert on cases past their time limits; publish the case report.",
-        ),
-        retention.to_deployment(
-            name="retention", entrypoint_type=module, tags=["safepassage"],
-            schedule=Cron("30 3 * * *", timezone="UTC"),
-            description="Daily: erase cases ended longer ago than SAFEPASSAGE_RETENTION_MONTHS.",
-        ),
-    ]  # fmt: skip
+def _deployment(spec: catalog.DeploymentSpec) -> RunnerDeployment:
+    flow = getattr(importlib.import_module(spec.module), spec.function)
+    schedule = spec.schedule
+    return flow.to_deployment(  # type: ignore[no-any-return]
+        name=spec.name,
+        # Module-path entrypoints load the installed package whatever the working directory.
+        entrypoint_type=EntrypointType.MODULE_PATH,
+        tags=list(spec.tags),
+        description=spec.description,
+        schedule=Cron(schedule.cron, timezone=schedule.timezone) if schedule else None,
+    )
 
 
 def _external_address() -> ServerAddress:
@@ -149,15 +118,11 @@ def serve(
     # stop the server, which runs in a session of its own and would otherwise outlive us.
     try:
         address = server.address if server is not None else _external_address()
-        os.environ["PREFECT_API_URL"] = address.api_url
+        use_api(address.api_url)
         drainer = OutboxDrainer(store, settings=settings)
         record_server(settings, address, pid=server.pid if server is not None else None)
-        from prefect import serve as prefect_serve
-
-        from safepassage.deployments.recovery import OrphanReaper, reschedule_orphans
-
         served = deployments()
-        names = [f"{d.flow_name}/{d.name}" for d in served]
+        names = [spec.full_name for spec in catalog.DEPLOYMENTS]
         api_url = address.api_url
         reaper = OrphanReaper(
             lambda: reschedule_orphans(api_url, names, after=settings.orphan_after_seconds),

@@ -11,8 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from safepassage.deployments.environment import ServerAddress, healthy
+from safepassage.deployments.process_group import stop_group
 from safepassage.models.errors import ConfigurationError
+from safepassage.orchestration.connection import ServerAddress, healthy
 
 #: A fresh server creates its database first: about 10 s here, 5 s on an existing one.
 START_TIMEOUT_SECONDS = 120.0
@@ -85,14 +86,7 @@ class ServerProcess:
 
     def stop(self, *, timeout: float = 20.0) -> None:
         """Stop the server with SIGINT (as Ctrl-C would), then SIGKILL if it hangs."""
-        if self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGINT)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=timeout)
+        stop_group(self.process, timeout=timeout)
 
 
 @dataclass

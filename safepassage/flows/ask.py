@@ -17,8 +17,9 @@ from pydantic import ValidationError
 
 from safepassage.flows.forms import RUN_INPUTS, describe
 from safepassage.models.checkpoints import JOURNEY, Checkpoint
-from safepassage.tasks.case_view import show_case
-from safepassage.tasks.checkpoints import accept_answer, checkpoint_status, mark_waiting, pause_key
+from safepassage.orchestration.case_view import publish_case_view
+from safepassage.orchestration.pause_key import PauseKey
+from safepassage.tasks.checkpoints import accept_answer, checkpoint_status, mark_waiting
 from safepassage.tasks.risk import conclude_risk_review
 
 #: Give up re-asking after this many refused answers in a row; the run fails and says why.
@@ -48,9 +49,9 @@ def ask(
         if gated and status.open_hold is not None:
             hold_gate(reference, status.open_hold)
             continue
-        key = pause_key(checkpoint.value, attempt, status.refusals)
+        key = PauseKey(checkpoint, attempt, status.refusals)
         mark_waiting(reference, checkpoint.value, attempt)
-        show_case(reference)  # the UI says what the case waits for before the run suspends
+        publish_case_view(reference)  # the UI says what the case waits for before the run suspends
         form = RUN_INPUTS[checkpoint].with_initial_data(
             description=describe(
                 checkpoint,
@@ -64,8 +65,8 @@ def ask(
         # accept_answer reads the raw answer and names the fields at fault. The error's own
         # text holds the values, so it is dropped unlogged.
         with contextlib.suppress(ValidationError):
-            suspend_flow_run(wait_for_input=form, key=key, timeout=None)
-        acceptance = accept_answer(reference, checkpoint.value, attempt, key, flow_run.id)
+            suspend_flow_run(wait_for_input=form, key=str(key), timeout=None)
+        acceptance = accept_answer(reference, key, flow_run.id)
         if acceptance.accepted:
             summary, hold = acceptance.summary, acceptance.open_hold
             break

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 from prefect import flow
 
+from safepassage.orchestration.catalog import CASE_REPORT
 from safepassage.tasks.report import publish_case_report
 from safepassage.tasks.sla import check_time_limits
 
-FLOW_NAME = "case-report"
-#: Every morning, before the coordinators' day starts (UK time, whatever the server's zone).
-SCHEDULE_CRON = "0 7 * * *"
-SCHEDULE_TIMEZONE = "Europe/London"
 
-
-@flow(name=FLOW_NAME, log_prints=False)
+@flow(name=CASE_REPORT.flow_name, log_prints=False)
 def case_report() -> dict[str, int]:
     """Alert on cases past their time limits, then publish the report; return its counts."""
     new_breaches = check_time_limits()

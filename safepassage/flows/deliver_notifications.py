@@ -9,19 +9,16 @@ from __future__ import annotations
 
 from prefect import flow
 
-from safepassage.models.settings import get_settings
-from safepassage.models.store.db import open_store
+from safepassage.models.store.db import opened_store
 from safepassage.notifications import deliver_due
+from safepassage.orchestration.catalog import DELIVER_NOTIFICATIONS
 
 
-@flow(name="deliver-notifications", log_prints=False)
+@flow(name=DELIVER_NOTIFICATIONS.flow_name, log_prints=False)
 def deliver_notifications(reference: str | None = None, limit: int = 1000) -> dict[str, int]:
     """Deliver due notifications (of one case if `reference` is given) and return the counts.
 
     The result holds counts only: Prefect persists results unencrypted.
     """
-    store = open_store(get_settings())
-    try:
+    with opened_store() as store:
         return deliver_due(store, reference=reference, limit=limit).as_dict()
-    finally:
-        store.dispose()

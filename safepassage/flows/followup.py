@@ -17,14 +17,13 @@ from prefect import flow
 
 from safepassage.flows.ask import ask
 from safepassage.models.checkpoints import Checkpoint
+from safepassage.orchestration.case_view import publish_case_view
+from safepassage.orchestration.catalog import FOLLOWUP_SCHEDULER, REINTEGRATION_FOLLOWUP
 from safepassage.tasks.followups import conclude_followup, open_followup, reconcile_followups
-
-FOLLOWUP_FLOW = "reintegration-followup"
-SCHEDULER_FLOW = "followup-scheduler"
 
 
 @flow(
-    name=FOLLOWUP_FLOW,
+    name=REINTEGRATION_FOLLOWUP.flow_name,
     flow_run_name="followup-{reference}-{number}",
     persist_result=True,
     log_prints=False,
@@ -34,13 +33,18 @@ def reintegration_followup(reference: str, number: int) -> dict[str, Any]:
     opened = open_followup(reference, number)
     if not opened.proceed:
         return {"reference": reference, "follow_up": number, "ended": opened.state}
-    # The ask's attempt is the follow-up number: its keys are `followup-report-<n>`.
+    # The ask's attempt is the follow-up number: its keys are `followup-report-<n>`. The ask
+    # shows the case in the UI before it suspends; so does the end of the run.
     ask(reference, Checkpoint.FOLLOWUP_REPORT, attempt=number)
     outcome = conclude_followup(reference, number)
+    publish_case_view(reference)
     return {"reference": reference, "follow_up": number, "closed": outcome.closed}
 
 
-@flow(name=SCHEDULER_FLOW, log_prints=False)
+@flow(name=FOLLOWUP_SCHEDULER.flow_name, log_prints=False)
 def followup_scheduler() -> dict[str, Any]:
     """Create, move or recreate the follow-up runs due soon; escalate overdue reports."""
-    return reconcile_followups()
+    report = reconcile_followups()
+    for reference in report["escalated_cases"]:  # their views now say the report is late
+        publish_case_view(reference)
+    return report

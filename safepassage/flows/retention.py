@@ -10,12 +10,11 @@ from typing import Any
 
 from prefect import flow
 
+from safepassage.orchestration.catalog import RETENTION
 from safepassage.tasks.erasure import erase_expired_cases
 
-RETENTION_FLOW = "retention"
 
-
-@flow(name=RETENTION_FLOW, log_prints=False)
+@flow(name=RETENTION.flow_name, log_prints=False)
 def retention() -> dict[str, Any]:
     """Erase expired cases and finish any removal from Prefect still owed."""
     return erase_expired_cases().model_dump()

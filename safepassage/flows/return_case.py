@@ -17,8 +17,9 @@ from prefect.states import Cancelled
 from safepassage.flows.ask import TravelStopped, ask
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.vocabulary import Outcome, Programme
+from safepassage.orchestration.case_view import publish_case_view
+from safepassage.orchestration.catalog import RETURN_CASE
 from safepassage.tasks.arrival import hand_over_on_arrival
-from safepassage.tasks.case_view import show_case
 from safepassage.tasks.departure import confirm_departure
 from safepassage.tasks.embassy import liaise_with_embassy
 from safepassage.tasks.followups import schedule_followups
@@ -28,12 +29,11 @@ from safepassage.tasks.run_claim import claim_case_run
 from safepassage.tasks.ticketing import book_ticket, record_booking
 from safepassage.tasks.travel_document import record_travel_document, request_travel_document
 
-FLOW_NAME = "return-case"
 #: A person can miss a flight; after this many bookings a coordinator must look at the case.
 MAX_BOOKINGS = 5
 
 
-@flow(name=FLOW_NAME, persist_result=True, log_prints=False)
+@flow(name=RETURN_CASE.flow_name, persist_result=True, log_prints=False)
 def return_case(reference: str) -> dict[str, Any] | State[Any]:
     """Take one case from the identification check to its reintegration and follow-up plan."""
     claim = claim_case_run(reference)
@@ -45,7 +45,7 @@ def return_case(reference: str) -> dict[str, Any] | State[Any]:
         result = {"reference": reference, "ended": "travel stopped after a raised risk"}
     # The stages leave the case's view to the flow: it is shown before each checkpoint (ask)
     # and here, where the run ends.
-    show_case(reference)
+    publish_case_view(reference)
     return result
 
 

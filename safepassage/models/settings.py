@@ -86,6 +86,14 @@ class Settings(BaseSettings):
     )
     reaper_interval_seconds: float = Field(default=15.0, gt=0)
 
+    task_retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Retries of a stage task after an unexpected fault (a database restart).",
+    )
+    task_retry_delay_seconds: float = Field(default=5.0, ge=0, le=3600)
+
     retention_months: int = Field(
         default=24,
         ge=1,

@@ -18,6 +18,7 @@ from __future__ import annotations
 from safepassage.notifications.deliver import (
     DeliveryReport,
     deliver_due,
+    deliver_now,
     send_message,
     send_test_message,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "audiences_for",
     "clear_targets_cache",
     "deliver_due",
+    "deliver_now",
     "list_outbox",
     "load_targets",
     "next_action",

@@ -10,7 +10,9 @@ at-least-once; every message carries its item's uuid for the recipient to de-dup
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import logging
 import time
 import uuid
 from collections import defaultdict
@@ -22,6 +24,7 @@ import apprise
 from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from safepassage.models.clock import utcnow
 from safepassage.models.crypto import MasterKey
 from safepassage.models.errors import KeyUnavailable
 from safepassage.models.settings import Settings, get_settings
@@ -39,15 +42,12 @@ from safepassage.notifications.outbox import (
 from safepassage.notifications.render import Level
 from safepassage.notifications.targets import Target, Targets, load_targets
 
+logger = logging.getLogger("safepassage.notifications")
+
 MESSAGE_ID_HEADER = "X-SafePassage-Message-Id"
 ACTOR = "notifications"
 # Services whose Apprise plugin takes extra HTTP or mail headers per URL.
 _HEADER_PROTOCOLS = frozenset({"json", "form", "xml", "mailto"})
-
-
-def utcnow() -> dt.datetime:
-    """Return the current time, timezone-aware (UTC)."""
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -63,14 +63,7 @@ class DeliveryReport:
 
     def as_dict(self) -> dict[str, int]:
         """Return the counts as a plain mapping."""
-        return {
-            "claimed": self.claimed,
-            "sent": self.sent,
-            "detailed": self.detailed,
-            "retrying": self.retrying,
-            "failed": self.failed,
-            "released": self.released,
-        }
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -149,6 +142,22 @@ def deliver_due(
         _record(run, claimed, outcomes)
         tried.update(c.id for c, o in zip(claimed, outcomes, strict=True) if not (o and o.ok))
     return run.report
+
+
+def deliver_now(store: Store, reference: str) -> None:
+    """Deliver a case's due notifications right after a stage commits; never fail the stage.
+
+    A receiver that is down must not stop a person's return: the items stay in the outbox and
+    the serving process's drainer retries them with backoff.
+    """
+    try:
+        report = deliver_due(store, reference=reference)
+    except Exception as exc:
+        logger.warning(
+            "notifications of %s left for the drainer: %s", reference, type(exc).__name__
+        )
+    else:
+        logger.info("notifications of %s: %s", reference, report)
 
 
 def _claim(run: _Run, reference: str | None, count: int, tried: set[int]) -> list[_Claimed]:

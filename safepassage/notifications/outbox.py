@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from safepassage.models.crypto import CaseCipher, MasterKey
 from safepassage.models.errors import ConfigurationError, KeyUnavailable
+from safepassage.models.json_ready import json_ready
 from safepassage.models.store.cases import cipher_for
 from safepassage.models.store.events import append_event
 from safepassage.models.store.orm import Case, OutboxItem
@@ -53,13 +54,7 @@ class Queued:
 
     def as_dict(self) -> dict[str, str]:
         """Return the record as JSON-ready values."""
-        return {
-            "message_id": self.message_id,
-            "event": self.event,
-            "target": self.target,
-            "level": self.level,
-            "state": self.state,
-        }
+        return json_ready(self)
 
 
 def sealed_purpose(item_uuid: str) -> str:
@@ -190,11 +185,11 @@ def _insert_ignoring_duplicates(dialect: str) -> Any:
     # dialect's module is imported here, not at the top: SQLAlchemy's PostgreSQL package costs
     # a flow-run process on SQLite about 0.1 s to import for nothing.
     if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
+        from sqlalchemy.dialects import postgresql  # noqa: PLC0415 - see above
 
         return postgresql.insert(_table()).on_conflict_do_nothing().returning(_table().c.target)
     if dialect == "sqlite":
-        from sqlalchemy.dialects import sqlite
+        from sqlalchemy.dialects import sqlite  # noqa: PLC0415 - see above
 
         return sqlite.insert(_table()).on_conflict_do_nothing().returning(_table().c.target)
     raise ConfigurationError(  # pragma: no cover - the store supports these two only

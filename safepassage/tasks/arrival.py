@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from prefect import task
 
+from safepassage.models import details
 from safepassage.models.checkpoints import ArrivalAnswer, Checkpoint
+from safepassage.models.clock import utcnow
+from safepassage.models.store.case_transaction import case_transaction
 from safepassage.models.store.cases import read_intake
+from safepassage.models.store.db import process_store
 from safepassage.models.store.workflow import read_answer, record_action
-from safepassage.notifications import Event, queue_notifications
-from safepassage.tasks import details
-from safepassage.tasks.runtime import STAGE_TASK, case_transaction, deliver_now, now
+from safepassage.notifications import Event, deliver_now, queue_notifications
+from safepassage.orchestration.task_options import STAGE_TASK
 
 
-@task(name="hand_over_on_arrival", **STAGE_TASK)
+@task(**STAGE_TASK)
 def hand_over_on_arrival(reference: str) -> None:
     """Record the handover and confirm the arrival to the mission."""
-    at = now()
+    at = utcnow()
     with case_transaction(reference) as (store, session, case):
         if record_action(session, case, "handed-over", now=at):
             intake = read_intake(session, store.master_key, case)
@@ -30,4 +33,4 @@ def hand_over_on_arrival(reference: str) -> None:
                 details=details.handover(intake, arrival),
                 now=at,
             )
-    deliver_now(reference, show=False)  # the flow shows the case when it stops
+    deliver_now(process_store(), reference)

@@ -15,8 +15,6 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from prefect import task
-from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
-from prefect.input import delete_flow_run_input, read_flow_run_input
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
@@ -30,10 +28,12 @@ from safepassage.models.checkpoints import (
     TravelDocumentAnswer,
     problems_with,
 )
+from safepassage.models.clock import utcnow
 from safepassage.models.crypto import MasterKey
 from safepassage.models.errors import FieldProblem
 from safepassage.models.intake import problems_from
 from safepassage.models.rules import HU_BASE_GRANT_CHF
+from safepassage.models.store.case_transaction import case_transaction
 from safepassage.models.store.cases import read_intake
 from safepassage.models.store.events import case_events
 from safepassage.models.store.orm import Case
@@ -47,7 +47,9 @@ from safepassage.models.store.workflow import (
     record_answer,
     record_refusal,
 )
-from safepassage.tasks.runtime import READ_TASK, case_transaction, now
+from safepassage.orchestration.pause_key import PauseKey
+from safepassage.orchestration.run_inputs import forget_ask_inputs, read_answer_input
+from safepassage.orchestration.task_options import LEDGER_TASK
 
 M = TypeVar("M", bound=BaseModel)
 logger = logging.getLogger("safepassage.tasks.checkpoints")
@@ -72,26 +74,6 @@ class Acceptance(BaseModel):
     open_hold: int | None = None
 
 
-def pause_key(checkpoint: str, attempt: int, refusals: int) -> str:
-    """Return the suspend key of an ask: one per checkpoint, attempt and re-ask after a refusal."""
-    base = f"{checkpoint}-{attempt}"
-    return base if refusals == 0 else f"{base}-r{refusals}"
-
-
-def _prefect_keys(key: str) -> list[str]:
-    base = f"suspended-{key}"
-    return [f"{base}-response", f"{base}-schema", f"{base}-description"]
-
-
-def forget_in_prefect(flow_run_id: UUID, key: str) -> None:
-    """Delete an ask's stored answer, schema and description from Prefect (already gone is fine)."""
-    for name in _prefect_keys(key):
-        try:
-            delete_flow_run_input(key=name, flow_run_id=flow_run_id)
-        except (ObjectNotFound, PrefectHTTPStatusError):
-            continue
-
-
 def _last_problems(session: Session, case: Case, checkpoint: str, attempt: int) -> list[str]:
     for event in reversed(case_events(session, case.reference)):
         detail = event.detail
@@ -104,7 +86,7 @@ def _last_problems(session: Session, case: Case, checkpoint: str, attempt: int) 
     return []
 
 
-@task(name="checkpoint-status", **READ_TASK)
+@task(**LEDGER_TASK)
 def checkpoint_status(reference: str, checkpoint: str, attempt: int) -> CheckpointStatus:
     """Return whether the case store holds an accepted answer for this checkpoint attempt."""
     with case_transaction(reference) as (_, session, case):
@@ -120,11 +102,11 @@ def checkpoint_status(reference: str, checkpoint: str, attempt: int) -> Checkpoi
         )
 
 
-@task(name="open-checkpoint", **READ_TASK)
+@task(**LEDGER_TASK)
 def mark_waiting(reference: str, checkpoint: str, attempt: int) -> None:
     """Record in the case store that the case now waits at `checkpoint` (idempotent)."""
     with case_transaction(reference) as (_, session, case):
-        open_checkpoint(session, case, checkpoint, attempt, now=now())
+        open_checkpoint(session, case, checkpoint, attempt, now=utcnow())
 
 
 def history_of(session: Session, master_key: MasterKey, case: Case) -> History:
@@ -196,24 +178,22 @@ def validate_answer(
     return answer, problems_with(answer, history)
 
 
-@task(name="accept-answer", **READ_TASK)
-def accept_answer(
-    reference: str, checkpoint: str, attempt: int, key: str, flow_run_id: UUID
-) -> Acceptance:
+@task(**LEDGER_TASK)
+def accept_answer(reference: str, key: PauseKey, flow_run_id: UUID) -> Acceptance:
     """Validate the answer Prefect holds for `key`, seal it in the store, delete Prefect's copy."""
-    form = Checkpoint(checkpoint)
+    form, checkpoint, attempt = key.checkpoint, key.checkpoint.value, key.attempt
     with case_transaction(reference) as (store, session, case):
         existing = find_answer(session, case, checkpoint, attempt)
         if existing is not None:  # accepted before a crash; only Prefect's copy may be left
             result = Acceptance(accepted=True, summary=existing.summary)
         else:
-            raw = read_flow_run_input(key=f"suspended-{key}-response", flow_run_id=flow_run_id)
+            raw = read_answer_input(flow_run_id, key)
             if raw is None:
                 result = Acceptance(accepted=False, problems=["no answer was submitted"])
             else:
                 result = _judge(session, store.master_key, case, form, attempt=attempt, raw=raw)
         result.open_hold = open_hold(session, case)
-    forget_in_prefect(flow_run_id, key)
+    forget_ask_inputs(flow_run_id, key)
     return result
 
 
@@ -223,7 +203,7 @@ def _judge(
     answer, problems = validate_answer(form, raw, history_of(session, master_key, case))
     if answer is None or problems:
         messages = [str(p) for p in problems]
-        record_refusal(session, case, form.value, attempt, problems=problems, now=now())
+        record_refusal(session, case, form.value, attempt, problems=problems, now=utcnow())
         logger.info("answer to %s of %s refused: %s", form.value, case.reference, messages)
         return Acceptance(accepted=False, problems=messages)
     summary = summarise(form, answer)
@@ -236,6 +216,6 @@ def _judge(
         answer_json=json.dumps(answer.model_dump(mode="json")).encode(),
         entered_by=str(getattr(answer, "entered_by", "unknown")),
         summary=summary,
-        now=now(),
+        now=utcnow(),
     )
     return Acceptance(accepted=True, summary=summary)

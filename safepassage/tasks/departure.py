@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from prefect import task
 
+from safepassage.models.clock import utcnow
+from safepassage.models.store.case_transaction import case_transaction
+from safepassage.models.store.db import process_store
 from safepassage.models.store.workflow import record_action, set_stage
 from safepassage.models.vocabulary import Stage
-from safepassage.notifications import Event, queue_notifications
-from safepassage.tasks.runtime import STAGE_TASK, case_transaction, deliver_now, now
+from safepassage.notifications import Event, deliver_now, queue_notifications
+from safepassage.orchestration.task_options import STAGE_TASK
 from safepassage.tasks.ticketing import queue_journey
 
 
-@task(name="confirm_departure", **STAGE_TASK)
+@task(**STAGE_TASK)
 def confirm_departure(reference: str, attempt: int, boarded: bool) -> bool:
     """Act on the departure answer of booking `attempt`; return whether the person boarded."""
-    at = now()
+    at = utcnow()
     with case_transaction(reference) as (store, session, case):
         if not boarded:
             if record_action(session, case, "not-boarded", attempt, now=at):
@@ -34,5 +37,5 @@ def confirm_departure(reference: str, attempt: int, boarded: bool) -> bool:
         elif record_action(session, case, "departed", attempt, now=at):
             set_stage(session, case, Stage.ARRIVAL, actor="flow", now=at)
             queue_journey(session, store.master_key, case, Event.DEPARTED, attempt, at=at)
-    deliver_now(reference, show=False)  # the flow shows the case when it stops
+    deliver_now(process_store(), reference)
     return boarded

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from prefect import task
 
+from safepassage.models import details
+from safepassage.models.clock import utcnow
+from safepassage.models.store.case_transaction import case_transaction
 from safepassage.models.store.cases import read_intake
+from safepassage.models.store.db import process_store
 from safepassage.models.store.workflow import record_action, set_stage
 from safepassage.models.vocabulary import Stage
-from safepassage.notifications import Event, queue_notifications
-from safepassage.tasks import details
-from safepassage.tasks.runtime import STAGE_TASK, case_transaction, deliver_now, now
+from safepassage.notifications import Event, deliver_now, queue_notifications
+from safepassage.orchestration.task_options import STAGE_TASK
 
 
-@task(name="liaise_with_embassy", **STAGE_TASK)
+@task(**STAGE_TASK)
 def liaise_with_embassy(reference: str, attempt: int) -> None:
     """Tell the embassy of the return booked in `attempt` (again after a rebooking)."""
-    at = now()
+    at = utcnow()
     with case_transaction(reference) as (store, session, case):
         set_stage(session, case, Stage.EMBASSY_LIAISON, actor="flow", now=at)
         if record_action(session, case, "embassy-informed", attempt, now=at):
@@ -30,4 +33,4 @@ def liaise_with_embassy(reference: str, attempt: int) -> None:
                 now=at,
             )
         set_stage(session, case, Stage.DEPARTURE, actor="flow", now=at)
-    deliver_now(reference, show=False)  # the flow shows the case when it stops
+    deliver_now(process_store(), reference)

@@ -18,10 +18,14 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from safepassage.models.checkpoints import ArrivalAnswer, Checkpoint
+from safepassage.models.clock import utcnow
+from safepassage.models.crypto import MasterKey
 from safepassage.models.followup_plan import Closure, plan_for
+from safepassage.models.followup_reconcile import FollowUpRuns, ReconcileReport, reconcile
 from safepassage.models.settings import get_settings
+from safepassage.models.store.case_transaction import case_transaction
 from safepassage.models.store.cases import get_case
-from safepassage.models.store.db import Store
+from safepassage.models.store.db import Store, process_store
 from safepassage.models.store.followups import (
     PENDING,
     FollowUpState,
@@ -37,30 +41,38 @@ from safepassage.models.store.workflow import (
     set_stage,
 )
 from safepassage.models.vocabulary import FINAL_STAGES, Stage
-from safepassage.notifications import Event, queue_notifications
-from safepassage.tasks.followup_schedule import FollowUpRuns, ReconcileReport, reconcile
-from safepassage.tasks.runtime import (
-    READ_TASK,
-    STAGE_TASK,
-    case_store,
-    case_transaction,
-    deliver_now,
-    now,
-)
+from safepassage.notifications import Event, deliver_now, queue_notifications
+from safepassage.orchestration.followup_runs import PrefectFollowUpRuns
+from safepassage.orchestration.task_options import LEDGER_TASK, STAGE_TASK
 
 logger = logging.getLogger("safepassage.tasks.followups")
 REPORT = Checkpoint.FOLLOWUP_REPORT
 
-#: The follow-up tasks are idempotent through the ledger rather than cached: a run recreated
-#: after Prefect lost the first must record its own id, and the store says what was done.
-FOLLOWUP_TASK: dict[str, Any] = READ_TASK
-
 
 def followup_runs() -> FollowUpRuns:
     """Return where follow-up runs live: the Prefect server this process talks to."""
-    from safepassage.deployments.followup_runs import PrefectFollowUpRuns
-
     return PrefectFollowUpRuns()
+
+
+def escalate_overdue(
+    session: Session,
+    master_key: MasterKey,
+    case: Case,
+    *,
+    number: int,
+    due_on: dt.date,
+    now: dt.datetime,
+) -> None:
+    """Queue the notice that follow-up `number`'s report is overdue (the reconcile's callback)."""
+    queue_notifications(
+        session,
+        master_key,
+        case,
+        Event.FOLLOWUP_OVERDUE,
+        attempt=str(number),
+        facts={"follow_up": str(number), "due_on": due_on.isoformat()},
+        now=now,
+    )
 
 
 def reconcile_now(
@@ -78,23 +90,24 @@ def reconcile_now(
         runs,
         now=at,
         horizon_days=settings.followup_horizon_days,
+        escalate=escalate_overdue,
         hour_utc=settings.followup_hour_utc,
         reference=reference,
         compressed=compressed,
     )
     for escalated in dict.fromkeys(ref for ref, _ in report.escalated):
-        deliver_now(escalated)
+        deliver_now(store, escalated)
     return report
 
 
-@task(name="schedule_followups", **STAGE_TASK)
+@task(**STAGE_TASK)
 def schedule_followups(reference: str) -> int:
     """Record the follow-ups from the actual arrival; move the case to reintegration; count them.
 
     The runs due within the horizon are created at once; if Prefect does not answer, the
     daily `followup-scheduler` creates them (the store holds the plan either way).
     """
-    at = now()
+    at = utcnow()
     with case_transaction(reference) as (store, session, case):
         arrival = ArrivalAnswer.model_validate_json(
             read_answer(session, store.master_key, case, Checkpoint.ARRIVAL.value, 1)
@@ -104,7 +117,7 @@ def schedule_followups(reference: str) -> int:
         record_action(session, case, "followups-planned", now=at, detail={"count": len(rows)})
         set_stage(session, case, Stage.REINTEGRATION, actor="flow", now=at)
     try:
-        reconcile_now(case_store(), followup_runs(), at=at, reference=reference)
+        reconcile_now(process_store(), followup_runs(), at=at, reference=reference)
     except Exception as exc:
         logger.warning(
             "follow-up runs of %s left for the followup-scheduler: %s",
@@ -133,12 +146,14 @@ def _ended(case: Case) -> bool:
     return case.stage in {s.value for s in FINAL_STAGES}
 
 
-@task(name="open_followup", **FOLLOWUP_TASK)
+# The follow-up tasks are idempotent through the ledger rather than cached: a run recreated
+# after Prefect lost the first must record its own id, and the store says what was done.
+@task(**LEDGER_TASK)
 def open_followup(reference: str, number: int) -> FollowUpOpened:
     """Ask the mission for follow-up `number` (once) and mark the case as in follow-up."""
-    at = now()
+    at = utcnow()
     run_id = flow_run.id
-    store = case_store()
+    store = process_store()
     # Not case_transaction: a follow-up of an ended case is a normal end for this run.
     with store.transaction() as session:
         case = get_case(session, reference)
@@ -165,15 +180,15 @@ def open_followup(reference: str, number: int) -> FollowUpOpened:
                 now=at,
             )
         state = row.state
-    deliver_now(reference)
+    deliver_now(process_store(), reference)
     return FollowUpOpened(proceed=True, state=state)
 
 
-@task(name="conclude_followup", **FOLLOWUP_TASK)
+@task(**LEDGER_TASK)
 def conclude_followup(reference: str, number: int) -> FollowUpOutcome:
     """Record the report's outcome: alert coordinators of a raised risk; close after the last."""
-    at = now()
-    store = case_store()
+    at = utcnow()
+    store = process_store()
     with store.transaction() as session:
         case = get_case(session, reference)
         answer = find_answer(session, case, REPORT.value, number)
@@ -211,7 +226,7 @@ def conclude_followup(reference: str, number: int) -> FollowUpOutcome:
         outcome = FollowUpOutcome(
             risk_raised=risk, closed=case.stage == Stage.CLOSED.value, stage=case.stage
         )
-    deliver_now(reference)
+    deliver_now(process_store(), reference)
     return outcome
 
 
@@ -246,9 +261,13 @@ def _close_if_done(
     queue_notifications(session, store.master_key, case, Event.CASE_CLOSED, now=now)
 
 
-@task(name="reconcile_followups", **READ_TASK)
+@task(**LEDGER_TASK)
 def reconcile_followups() -> dict[str, Any]:
     """Reconcile all follow-ups with Prefect, escalate overdue reports; return the counts."""
-    report = reconcile_now(case_store(), followup_runs(), at=now())
+    report = reconcile_now(process_store(), followup_runs(), at=utcnow())
     logger.info("follow-up reconcile: %s", report.as_dict())
-    return report.as_dict()
+    # The flow shows each escalated case in the UI: references only, no personal data.
+    return {
+        **report.as_dict(),
+        "escalated_cases": list(dict.fromkeys(r for r, _ in report.escalated)),
+    }

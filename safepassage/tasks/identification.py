@@ -8,14 +8,17 @@ from prefect import task
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from safepassage.models import details
+from safepassage.models.clock import utcnow
 from safepassage.models.crypto import MasterKey
+from safepassage.models.store.case_transaction import case_transaction
 from safepassage.models.store.cases import read_intake
+from safepassage.models.store.db import process_store
 from safepassage.models.store.orm import Case
 from safepassage.models.store.workflow import record_action, set_stage
 from safepassage.models.vocabulary import Outcome, Stage
-from safepassage.notifications import Event, queue_notifications
-from safepassage.tasks import details
-from safepassage.tasks.runtime import STAGE_TASK, case_transaction, deliver_now, now
+from safepassage.notifications import Event, deliver_now, queue_notifications
+from safepassage.orchestration.task_options import STAGE_TASK
 
 
 class IdentificationResult(BaseModel):
@@ -27,10 +30,10 @@ class IdentificationResult(BaseModel):
     escort_required: bool
 
 
-@task(name="check_identification", **STAGE_TASK)
+@task(**STAGE_TASK)
 def check_identification(reference: str) -> IdentificationResult:
     """Apply the decision taken at intake: accept, ask for a review, or end the case."""
-    at = now()
+    at = utcnow()
     with case_transaction(reference) as (store, session, case):
         intake = read_intake(session, store.master_key, case)
         outcome = Outcome(case.decision_outcome)
@@ -63,7 +66,7 @@ def check_identification(reference: str) -> IdentificationResult:
             holds_valid_passport=intake.travel_document.holds_valid_passport,
             escort_required=case.escort_required,
         )
-    deliver_now(reference, show=False)  # the flow shows the case when it stops
+    deliver_now(process_store(), reference)
     return result
 
 
@@ -80,10 +83,10 @@ def _end_ineligible(session: Session, master_key: MasterKey, case: Case, at: dt.
     )
 
 
-@task(name="conclude_review", **STAGE_TASK)
+@task(**STAGE_TASK)
 def conclude_review(reference: str, approved: bool) -> bool:
     """Act on a coordinator's review: accept the case, or end it as ineligible."""
-    at = now()
+    at = utcnow()
     with case_transaction(reference) as (store, session, case):
         if record_action(session, case, "review-concluded", now=at, detail={"approved": approved}):
             if approved:
@@ -98,5 +101,5 @@ def conclude_review(reference: str, approved: bool) -> bool:
                 )
             else:
                 _end_ineligible(session, store.master_key, case, at)
-    deliver_now(reference, show=False)  # the flow shows the case when it stops
+    deliver_now(process_store(), reference)
     return approved

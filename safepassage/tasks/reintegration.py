@@ -9,14 +9,17 @@ from prefect import task
 from sqlalchemy.orm import Session
 
 from safepassage.models.checkpoints import Checkpoint, GrantApprovalAnswer
+from safepassage.models.clock import utcnow
 from safepassage.models.crypto import MasterKey
 from safepassage.models.rules import HU_BASE_GRANT_CHF, PROGRAMME_SERVICES
+from safepassage.models.store.case_transaction import case_transaction
 from safepassage.models.store.cases import cipher_for, read_intake, seal
+from safepassage.models.store.db import process_store
 from safepassage.models.store.orm import Case
 from safepassage.models.store.workflow import find_answer, read_answer, record_action
 from safepassage.models.vocabulary import Programme
-from safepassage.notifications import Event, queue_notifications
-from safepassage.tasks.runtime import STAGE_TASK, case_transaction, deliver_now, now
+from safepassage.notifications import Event, deliver_now, queue_notifications
+from safepassage.orchestration.task_options import STAGE_TASK
 
 REINTEGRATION_PLAN = "reintegration-plan"
 
@@ -33,10 +36,10 @@ def grant_chf(session: Session, master_key: MasterKey, case: Case) -> Decimal | 
     return approval.amount_chf if approval.approved else Decimal(HU_BASE_GRANT_CHF)
 
 
-@task(name="plan_reintegration", **STAGE_TASK)
+@task(**STAGE_TASK)
 def plan_reintegration(reference: str) -> None:
     """Seal the plan (needs are health data) and tell the mission a plan exists."""
-    at = now()
+    at = utcnow()
     with case_transaction(reference) as (store, session, case):
         if record_action(session, case, "reintegration-planned", now=at):
             intake = read_intake(session, store.master_key, case)
@@ -72,4 +75,4 @@ def plan_reintegration(reference: str) -> None:
                     facts={"note": f"CHF {grant:,.0f} in kind"},
                     now=at,
                 )
-    deliver_now(reference, show=False)  # the flow shows the case when it stops
+    deliver_now(process_store(), reference)

@@ -10,21 +10,25 @@ from __future__ import annotations
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from safepassage.models.clock import utcnow
 from safepassage.models.report import build_report, markdown
 from safepassage.models.settings import get_settings
 from safepassage.models.sla import limits
-from safepassage.tasks.runtime import READ_TASK, case_store, now
+from safepassage.models.store.db import process_store
+from safepassage.orchestration.task_options import LEDGER_TASK
 
 TABLE_KEY = "case-report"
 SUMMARY_KEY = "case-report-summary"
 
 
-@task(name="publish-case-report", **READ_TASK)
+@task(**LEDGER_TASK)
 def publish_case_report() -> dict[str, int]:
     """Compute the report and publish it; return its headline counts (no personal data)."""
-    store = case_store()
+    store = process_store()
     with store.transaction() as session:
-        report = build_report(session, store.master_key, now=now(), limits=limits(get_settings()))
+        report = build_report(
+            session, store.master_key, now=utcnow(), limits=limits(get_settings())
+        )
     create_table_artifact(
         report.rows(),
         key=TABLE_KEY,

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from prefect import task
 
+from safepassage.models.clock import utcnow
+from safepassage.models.store.case_transaction import case_transaction
+from safepassage.models.store.db import process_store
 from safepassage.models.store.workflow import record_action, set_stage
 from safepassage.models.vocabulary import Stage
-from safepassage.notifications import Event, queue_notifications
-from safepassage.tasks.runtime import STAGE_TASK, case_transaction, deliver_now, now
+from safepassage.notifications import Event, deliver_now, queue_notifications
+from safepassage.orchestration.task_options import STAGE_TASK
 from safepassage.tasks.withdrawal import cancel_open_booking
 
 STOPPED = "travel stopped after a raised risk"
 
 
-@task(name="conclude_risk_review", **STAGE_TASK)
+@task(**STAGE_TASK)
 def conclude_risk_review(reference: str, attempt: int, approved: bool) -> bool:
     """Clear hold `attempt`, or stop travel: cancel the booking, end the case, tell the mission."""
-    at = now()
+    at = utcnow()
     with case_transaction(reference) as (store, session, case):
         if approved:
             record_action(session, case, "risk-cleared", attempt, now=at)
@@ -29,5 +32,5 @@ def conclude_risk_review(reference: str, attempt: int, approved: bool) -> bool:
                 session, store.master_key, case, Event.CASE_CLOSED,
                 attempt=f"stopped-{attempt}", facts={"reason": STOPPED}, now=at,
             )  # fmt: skip
-    deliver_now(reference)
+    deliver_now(process_store(), reference)
     return approved

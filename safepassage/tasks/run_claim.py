@@ -9,14 +9,13 @@ coordinator restarts a case.
 
 from __future__ import annotations
 
-from uuid import UUID
-
-from prefect import get_client, task
-from prefect.exceptions import ObjectNotFound
+from prefect import task
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
-from safepassage.tasks.runtime import FINAL_RUN_STATES, READ_TASK, case_transaction
+from safepassage.models.store.case_transaction import case_transaction
+from safepassage.orchestration.runs import run_has_ended
+from safepassage.orchestration.task_options import LEDGER_TASK
 
 
 class RunClaim(BaseModel):
@@ -26,22 +25,13 @@ class RunClaim(BaseModel):
     owner: str | None
 
 
-def _has_ended(run_id: str) -> bool:
-    with get_client(sync_client=True) as client:
-        try:
-            state = client.read_flow_run(UUID(run_id)).state
-        except ObjectNotFound:  # deleted from Prefect: nothing runs it any more
-            return True
-    return state is not None and state.type in FINAL_RUN_STATES
-
-
-@task(name="claim_case_run", **READ_TASK)
+@task(**LEDGER_TASK)
 def claim_case_run(reference: str) -> RunClaim:
     """Make this run the case's owner unless another live run owns it."""
     this_run = str(flow_run.id)
     with case_transaction(reference) as (_, _session, case):
         owner = case.flow_run_id
-        if owner in (None, this_run) or _has_ended(owner):
+        if owner in (None, this_run) or run_has_ended(owner):
             case.flow_run_id = this_run
             return RunClaim(claimed=True, owner=this_run)
         return RunClaim(claimed=False, owner=owner)

@@ -14,13 +14,14 @@ import logging
 
 from prefect import task
 
+from safepassage.models.clock import utcnow
 from safepassage.models.settings import Settings, get_settings
 from safepassage.models.sla import Wait, ledger_attempt, limits, waiting_cases
 from safepassage.models.store.cases import get_case
-from safepassage.models.store.db import Store
+from safepassage.models.store.db import Store, process_store
 from safepassage.models.store.workflow import record_action
 from safepassage.notifications import Event, deliver_due, queue_notifications
-from safepassage.tasks.runtime import READ_TASK, case_store, now
+from safepassage.orchestration.task_options import LEDGER_TASK
 
 logger = logging.getLogger("safepassage.tasks.sla")
 
@@ -83,9 +84,9 @@ def raise_breaches(
     return raised
 
 
-@task(name="check-time-limits", **READ_TASK)
+@task(**LEDGER_TASK)
 def check_time_limits() -> int:
     """Alert coordinators to every case past its checkpoint's limit; return how many are new."""
-    raised = raise_breaches(case_store(), at=now())
+    raised = raise_breaches(process_store(), at=utcnow())
     logger.info("time limits: %d new breach(es)", len(raised))
     return len(raised)

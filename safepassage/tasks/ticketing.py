@@ -7,21 +7,24 @@ import datetime as dt
 from prefect import task
 from sqlalchemy.orm import Session
 
+from safepassage.models import details
 from safepassage.models.checkpoints import Checkpoint, TicketAnswer
+from safepassage.models.clock import utcnow
 from safepassage.models.crypto import MasterKey
+from safepassage.models.store.case_transaction import case_transaction
 from safepassage.models.store.cases import read_intake
+from safepassage.models.store.db import process_store
 from safepassage.models.store.orm import Case
 from safepassage.models.store.workflow import read_answer, record_action, set_stage
 from safepassage.models.vocabulary import Stage
-from safepassage.notifications import Event, queue_notifications
-from safepassage.tasks import details
-from safepassage.tasks.runtime import STAGE_TASK, case_transaction, deliver_now, now
+from safepassage.notifications import Event, deliver_now, queue_notifications
+from safepassage.orchestration.task_options import STAGE_TASK
 
 
-@task(name="book_ticket", **STAGE_TASK)
+@task(**STAGE_TASK)
 def book_ticket(reference: str, attempt: int) -> None:
     """Record the booking request for the travel desk (with an escort where one is required)."""
-    at = now()
+    at = utcnow()
     with case_transaction(reference) as (_, session, case):
         set_stage(session, case, Stage.TICKETING, actor="flow", now=at, detail={"attempt": attempt})
         record_action(
@@ -34,14 +37,14 @@ def book_ticket(reference: str, attempt: int) -> None:
         )
 
 
-@task(name="record_booking", **STAGE_TASK)
+@task(**STAGE_TASK)
 def record_booking(reference: str, attempt: int) -> None:
     """Tell the mission the ticket is booked: the flight and times only to a cleared target."""
-    at = now()
+    at = utcnow()
     with case_transaction(reference) as (store, session, case):
         if record_action(session, case, "ticket-booked", attempt, now=at):
             queue_journey(session, store.master_key, case, Event.TICKET_BOOKED, attempt, at=at)
-    deliver_now(reference, show=False)  # the flow shows the case when it stops
+    deliver_now(process_store(), reference)
 
 
 def queue_journey(

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from prefect import task
 
+from safepassage.models import details
+from safepassage.models.clock import utcnow
+from safepassage.models.store.case_transaction import case_transaction
 from safepassage.models.store.cases import read_intake
+from safepassage.models.store.db import process_store
 from safepassage.models.store.workflow import record_action, set_stage
 from safepassage.models.vocabulary import Stage
-from safepassage.notifications import Event, queue_notifications
-from safepassage.tasks import details
-from safepassage.tasks.runtime import STAGE_TASK, case_transaction, deliver_now, now
+from safepassage.notifications import Event, deliver_now, queue_notifications
+from safepassage.orchestration.task_options import STAGE_TASK
 
 
-@task(name="request_travel_document", **STAGE_TASK)
+@task(**STAGE_TASK)
 def request_travel_document(reference: str) -> bool:
     """Request an emergency travel document unless a valid passport is held; True if requested."""
-    at = now()
+    at = utcnow()
     with case_transaction(reference) as (store, session, case):
         intake = read_intake(session, store.master_key, case)
         needed = not intake.travel_document.holds_valid_passport
@@ -37,17 +40,17 @@ def request_travel_document(reference: str) -> bool:
                 details=details.person(intake),
                 now=at,
             )
-    deliver_now(reference, show=False)  # the flow shows the case when it stops
+    deliver_now(process_store(), reference)
     return needed
 
 
-@task(name="record_travel_document", **STAGE_TASK)
+@task(**STAGE_TASK)
 def record_travel_document(reference: str) -> None:
     """Tell the mission the document is issued (its number stays in the case store)."""
-    at = now()
+    at = utcnow()
     with case_transaction(reference) as (store, session, case):
         if record_action(session, case, "travel-document-issued", now=at):
             queue_notifications(
                 session, store.master_key, case, Event.TRAVEL_DOCUMENT_ISSUED, now=at
             )
-    deliver_now(reference, show=False)  # the flow shows the case when it stops
+    deliver_now(process_store(), reference)

@@ -14,8 +14,11 @@ from prefect import task
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from safepassage.models.clock import utcnow
 from safepassage.models.crypto import MasterKey
 from safepassage.models.errors import CaseStateError
+from safepassage.models.store.case_transaction import case_transaction
+from safepassage.models.store.db import process_store
 from safepassage.models.store.orm import Case
 from safepassage.models.store.workflow import (
     find_action,
@@ -24,14 +27,9 @@ from safepassage.models.store.workflow import (
     set_stage,
 )
 from safepassage.models.vocabulary import BEFORE_DEPARTURE, Stage
-from safepassage.notifications import Event, queue_notifications
-from safepassage.tasks.runtime import (
-    READ_TASK,
-    cancel_and_wait,
-    case_transaction,
-    deliver_now,
-    now,
-)
+from safepassage.notifications import Event, deliver_now, queue_notifications
+from safepassage.orchestration.runs import cancel_and_wait
+from safepassage.orchestration.task_options import LEDGER_TASK
 
 #: Up to and including the wait for the arrival report the return can be withdrawn; after the
 #: handover the person is home, and what remains (reintegration) is voluntary support.
@@ -55,10 +53,10 @@ def check_withdrawable(case: Case) -> None:
         )
 
 
-@task(name="mark_withdrawn", **READ_TASK)
+@task(**LEDGER_TASK)
 def mark_withdrawn(reference: str) -> Withdrawal:
     """Move the case to `withdrawn` first, so that no stage of its run does anything more."""
-    at = now()
+    at = utcnow()
     with case_transaction(reference, after_withdrawal=True) as (_, session, case):
         check_withdrawable(case)
         done = find_action(session, case, "withdrawn")
@@ -70,7 +68,7 @@ def mark_withdrawn(reference: str) -> Withdrawal:
         return Withdrawal(flow_run_id=case.flow_run_id, from_stage=from_stage)
 
 
-@task(name="cancel_case_run", **READ_TASK)
+@task(**LEDGER_TASK)
 def cancel_case_run(flow_run_id: str | None) -> str | None:
     """Cancel the case's return-case run and wait until it has stopped; return its end state."""
     if flow_run_id is None:
@@ -109,23 +107,23 @@ def cancel_open_booking(
     return attempt
 
 
-@task(name="request_booking_cancellation", **READ_TASK)
+@task(**LEDGER_TASK)
 def request_booking_cancellation(reference: str, reason: str) -> int | None:
     """Ask for the open booking to be cancelled (once); return its attempt, or None if none."""
     with case_transaction(reference, after_withdrawal=True) as (store, session, case):
-        attempt = cancel_open_booking(session, store.master_key, case, reason=reason, at=now())
-    deliver_now(reference)
+        attempt = cancel_open_booking(session, store.master_key, case, reason=reason, at=utcnow())
+    deliver_now(process_store(), reference)
     return attempt
 
 
-@task(name="announce_withdrawal", **READ_TASK)
+@task(**LEDGER_TASK)
 def announce_withdrawal(reference: str) -> None:
     """Tell the mission and the embassy the person withdrew (once)."""
-    at = now()
+    at = utcnow()
     with case_transaction(reference, after_withdrawal=True) as (store, session, case):
         if record_action(session, case, "withdrawal-announced", now=at):
             queue_notifications(
                 session, store.master_key, case, Event.CASE_WITHDRAWN,
                 facts={"reason": "the person withdrew from the voluntary return"}, now=at,
             )  # fmt: skip
-    deliver_now(reference)
+    deliver_now(process_store(), reference)

@@ -10,24 +10,13 @@ import datetime as dt
 import pytest
 from sqlalchemy import text
 
-from safepassage.models.rules import decide
-from safepassage.models.store.cases import create_case, get_case
+from safepassage.models.store.cases import get_case
 from safepassage.models.store.db import Store
 from tests.cli.helpers import run_cli
-from tests.factories import PERSONAL_VALUES, TODAY, intake
+from tests.factories import PERSONAL_VALUES
+from tests.stored import stored_case as take
 
 NOW = dt.datetime(2026, 11, 29, 10, tzinfo=dt.UTC)
-
-
-def take(store: Store, programme: str = "BG", *, ended: dt.datetime | None = None) -> str:
-    case_file = intake(programme)
-    with store.transaction() as session:
-        case = create_case(
-            session, store.master_key, case_file, decide(case_file, today=TODAY), actor="t", now=NOW
-        )
-        if ended is not None:
-            case.stage, case.status, case.ended_at = "closed", "ended", ended
-        return case.reference
 
 
 def erased(store: Store, reference: str) -> bool:

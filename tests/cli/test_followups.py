@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from safepassage.deployments.sample_answers import Scenario, sample_answer
+from safepassage.demo.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint, FollowUpReportAnswer
 from safepassage.models.followup_plan import DEFAULT_PLAN, add_months
 from safepassage.models.rules import decide

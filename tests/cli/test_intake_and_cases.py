@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from safepassage.models.rules import decide
-from safepassage.models.store.cases import create_case
 from safepassage.models.store.db import Store
 from tests.cli.helpers import run_cli
-from tests.factories import PERSONAL_VALUES, TODAY, intake, intake_json
+from tests.factories import PERSONAL_VALUES, intake_json
+from tests.stored import stored_case
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -98,16 +97,7 @@ def test_intake_without_a_running_server_says_to_start_one_and_writes_nothing(
 def test_a_stored_case_shows_masked_until_revealed_and_the_reveal_is_logged(
     sqlite_store: Store,
 ) -> None:
-    case_file = intake("BG")
-    with sqlite_store.transaction() as session:
-        reference = create_case(
-            session,
-            sqlite_store.master_key,
-            case_file,
-            decide(case_file, today=TODAY),
-            actor="test",
-            now=dt.datetime.now(dt.UTC),
-        ).reference
+    reference = stored_case(sqlite_store, "BG", now=dt.datetime.now(dt.UTC), actor="test")
 
     listed = run_cli("cases", "--json").json()
     assert [c["reference"] for c in listed] == [reference]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from safepassage.deployments.background import BackgroundServe, free_port
+from safepassage.demo.background import BackgroundServe, free_port
 from tests.conftest import pointed_at
 from tests.receivers import HttpReceiver, SmtpReceiver
 

@@ -7,15 +7,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from safepassage.deployments.coordinator import FollowedCase
-from safepassage.deployments.operations import take_in
-from safepassage.deployments.sample_answers import Scenario
+from safepassage.demo.coordinator import FollowedCase
+from safepassage.demo.sample_answers import Scenario
 from safepassage.models.rules import decide
 from safepassage.models.settings import get_settings
 from safepassage.models.store.cases import get_case
 from safepassage.models.store.db import open_store
 from safepassage.models.store.events import case_events
 from safepassage.models.store.orm import CaseAction, FollowUp
+from safepassage.services.intake import take_in
 from tests.factories import intake
 from tests.flows.conftest import MISSION_BG_MAILBOX, World
 

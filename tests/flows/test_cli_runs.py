@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from safepassage.deployments.coordinator import FollowedCase, play
+from safepassage.demo.coordinator import FollowedCase, play
 from safepassage.models.checkpoints import Checkpoint
 from tests.cli.helpers import run_cli
 from tests.factories import PERSONAL_VALUES, intake_json

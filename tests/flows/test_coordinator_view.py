@@ -8,7 +8,6 @@ daily report, and checks none of it names the person.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from uuid import UUID
 
@@ -18,15 +17,16 @@ from prefect import get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 
-from safepassage.deployments.coordinator import play
-from safepassage.deployments.operations import case_status
-from safepassage.deployments.serve import CASE_REPORT
+from safepassage.demo.coordinator import play
+from safepassage.models.case_view import artifact_key, progress_key
 from safepassage.models.checkpoints import Checkpoint
-from safepassage.tasks.case_view import artifact_key, progress_key
+from safepassage.orchestration.catalog import CASE_REPORT
+from safepassage.services.checkpoints import case_status
 from safepassage.tasks.report import SUMMARY_KEY, TABLE_KEY
 from tests.factories import PERSONAL_VALUES
 from tests.flows.conftest import World
 from tests.flows.helpers import take
+from tests.waiting import eventually
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: As the machine notes say: no GPU, no sandbox as root, and nothing that calls out.
@@ -45,13 +45,13 @@ UI_TIMEOUT_MS = 120_000
 
 
 def _wait_for(reference: str, checkpoint: str, timeout: float = 120) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = case_status(reference)
-        if status["waiting_for"] == checkpoint:
-            return status
-        time.sleep(0.5)
-    raise AssertionError(f"{reference} never waited at {checkpoint}: {case_status(reference)}")
+    return eventually(
+        lambda: case_status(reference),
+        until=lambda status: status["waiting_for"] == checkpoint,
+        timeout=timeout,
+        interval=0.5,
+        what=f"{reference} to wait at {checkpoint}",
+    )
 
 
 @pytest.mark.browser
@@ -85,7 +85,11 @@ def test_a_coordinator_answers_the_travel_document_in_the_prefect_ui(
             page.route("**/*", local_only)
             page.goto(f"{ui}/v2/runs")
             page.get_by_placeholder("Search by flow run name").fill(case.reference)
-            page.get_by_role("link", name=f"return-{case.reference}").click()
+            # The list re-renders as the search applies: click the run's link once it is the
+            # only one left, not the first row that happened to be there.
+            link = page.get_by_role("link", name=f"return-{case.reference}")
+            expect(link).to_have_count(1)
+            link.click()
             page.wait_for_url("**/runs/flow-run/**")
 
             page.get_by_role("button", name="Open menu").click()
@@ -147,7 +151,7 @@ def test_each_run_shows_its_stage_timeline_and_the_daily_report_and_nobody_is_na
         # Re-executed on every resume, each artifact was updated in place: one per key.
         assert sorted(a["key"] for a in artifacts) == sorted(by_key)
 
-        report = run_deployment(CASE_REPORT, timeout=180)
+        report = run_deployment(CASE_REPORT.full_name, timeout=180)
         assert isinstance(report, FlowRun)  # the sync call returns the run, not a coroutine
         assert report.state is not None
         assert report.state.is_completed(), report.state

@@ -20,14 +20,14 @@ import pytest
 from prefect import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from safepassage.deployments.background import BackgroundServe, free_port
-from safepassage.deployments.coordinator import play
-from safepassage.deployments.operations import answer_checkpoint, case_status
-from safepassage.deployments.runs import run_status
-from safepassage.deployments.sample_answers import Scenario, sample_answer
+from safepassage.demo.background import BackgroundServe, free_port
+from safepassage.demo.coordinator import play
+from safepassage.demo.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.settings import get_settings
 from safepassage.notifications import clear_targets_cache
+from safepassage.orchestration.runs import run_status
+from safepassage.services.checkpoints import answer_checkpoint, case_status
 from tests.flows.helpers import actions, event_kinds, take
 from tests.flows.test_return_case import MISSION_PATH
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from typing import cast
 from uuid import UUID
 
@@ -16,52 +15,53 @@ from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from sqlalchemy import select
 
-from safepassage.deployments.coordinator import ENDED, play
-from safepassage.deployments.followup_operations import reconcile_followups_now
-from safepassage.deployments.followup_runs import FOLLOWUP, FOLLOWUP_SCHEDULER, PrefectFollowUpRuns
-from safepassage.deployments.operations import answer_checkpoint, case_status
-from safepassage.deployments.sample_answers import Scenario, sample_answer
+from safepassage.demo.coordinator import ENDED, play
+from safepassage.demo.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.errors import CaseStateError
-from safepassage.models.followup_plan import DEFAULT_PLAN, add_months, run_time
-from safepassage.models.rules import decide
+from safepassage.models.followup_plan import add_months, run_time
+from safepassage.models.followup_reconcile import reconcile
 from safepassage.models.settings import get_settings
-from safepassage.models.store.cases import create_case, get_case
+from safepassage.models.store.cases import get_case
 from safepassage.models.store.db import open_store
-from safepassage.models.store.followups import case_followups, plan_followups
+from safepassage.models.store.followups import case_followups
 from safepassage.models.store.orm import SealedRecord
-from safepassage.models.store.workflow import read_answer, set_stage
-from safepassage.models.vocabulary import Stage
-from safepassage.tasks.followup_schedule import reconcile
-from tests.factories import TODAY, intake
+from safepassage.models.store.workflow import read_answer
+from safepassage.orchestration.catalog import FOLLOWUP_SCHEDULER, REINTEGRATION_FOLLOWUP
+from safepassage.orchestration.followup_runs import PrefectFollowUpRuns
+from safepassage.services.checkpoints import answer_checkpoint, case_status
+from safepassage.services.followups import reconcile_followups_now
+from safepassage.tasks.followups import escalate_overdue
+from tests.factories import TODAY
 from tests.flows.conftest import World
 from tests.flows.helpers import received, received_texts, take
+from tests.stored import stored_case
+from tests.waiting import eventually
 
 HORIZON = 30  # the default, as the deployed scheduler runs with it
 
 
 def _wait_for_deployment(name: str, timeout: float = 60) -> None:
     # `serve` registers its deployments one after the other; the world waits for the first.
-    deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
-        while True:
-            try:
-                client.read_deployment_by_name(name)
-                return
-            except ObjectNotFound:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        eventually(
+            lambda: client.read_deployment_by_name(name),
+            timeout=timeout,
+            interval=0.5,
+            what=f"the deployment {name}",
+            ignoring=ObjectNotFound,
+        )
 
 
 def _wait_for_followups(reference: str, *, at_least: int, timeout: float = 240) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        waiting: list[int] = case_status(reference)["waiting_followups"]
-        if len(waiting) >= at_least:
-            return waiting
-        time.sleep(0.5)
-    raise AssertionError(f"fewer than {at_least} follow-ups of {reference} ever waited")
+    waiting: list[int] = eventually(
+        lambda: case_status(reference)["waiting_followups"],
+        until=lambda waiting: len(waiting) >= at_least,
+        timeout=timeout,
+        interval=0.5,
+        what=f"at least {at_least} follow-ups of {reference} to wait",
+    )
+    return waiting
 
 
 def _runs_named(*names: str) -> list[FlowRun]:
@@ -74,7 +74,7 @@ def _runs_named(*names: str) -> list[FlowRun]:
 def test_a_followup_cycle_asks_the_mission_takes_each_report_and_closes_the_case(
     served: World,
 ) -> None:
-    _wait_for_deployment(FOLLOWUP)
+    _wait_for_deployment(REINTEGRATION_FOLLOWUP.full_name)
     case = take(
         "CZ",
         Scenario(risk_at_followups=frozenset({2})),
@@ -84,7 +84,12 @@ def test_a_followup_cycle_asks_the_mission_takes_each_report_and_closes_the_case
     # the 30-day horizon, so the return-case run itself schedules it in Prefect.
     play([case], timeout=360, today=dt.date.today() - dt.timedelta(days=8))
     assert case.stage == "reintegration"
-    (planned_run,) = _runs_named(f"followup-{case.reference}-1")
+    # The stage changes in the store first; the run is created in Prefect a moment after.
+    (planned_run,) = eventually(
+        lambda: _runs_named(f"followup-{case.reference}-1"),
+        timeout=60,
+        what=f"the run of follow-up 1 of {case.reference}",
+    )
     assert planned_run.state_type is not None
     assert planned_run.state_type.value == "SCHEDULED"
     assert planned_run.expected_start_time is not None
@@ -158,26 +163,19 @@ def test_a_followup_cycle_asks_the_mission_takes_each_report_and_closes_the_case
 
 
 def test_the_scheduler_creates_each_run_once_and_recreates_deleted_ones(served: World) -> None:
-    _wait_for_deployment(FOLLOWUP)
-    _wait_for_deployment(FOLLOWUP_SCHEDULER)
+    _wait_for_deployment(REINTEGRATION_FOLLOWUP.full_name)
+    _wait_for_deployment(FOLLOWUP_SCHEDULER.full_name)
     now = dt.datetime.now(dt.UTC)
     arrived_on = now.date() - dt.timedelta(days=20)  # follow-up 1 due in about 10 days
     store = open_store(get_settings())
-    case_file = intake("BG")
-    with store.transaction() as session:
-        case = create_case(
-            session, store.master_key, case_file, decide(case_file, today=TODAY), actor="t", now=now
-        )
-        plan_followups(session, case, arrived_on, DEFAULT_PLAN, now=now)
-        set_stage(session, case, Stage.REINTEGRATION, actor="t", now=now)
-        reference = case.reference
+    reference = stored_case(store, "BG", now=now, arrived_on=arrived_on)
     names = [f"followup-{reference}-{n}" for n in (1, 2)]  # only 1 is due within the horizon
     runs = PrefectFollowUpRuns()
     try:
-        first = reconcile(store, runs, now=now, horizon_days=HORIZON)
-        second = reconcile(store, runs, now=now, horizon_days=HORIZON)
+        first = reconcile(store, runs, now=now, horizon_days=HORIZON, escalate=escalate_overdue)
+        second = reconcile(store, runs, now=now, horizon_days=HORIZON, escalate=escalate_overdue)
         # The deployed daily scheduler (same horizon) finds follow-up 1 scheduled already.
-        scheduler = cast(FlowRun, run_deployment(FOLLOWUP_SCHEDULER, timeout=180))
+        scheduler = cast(FlowRun, run_deployment(FOLLOWUP_SCHEDULER.full_name, timeout=180))
         created = _runs_named(*names)
 
         assert (first.created, second.created) == (1, 0)
@@ -190,7 +188,7 @@ def test_the_scheduler_creates_each_run_once_and_recreates_deleted_ones(served: 
         with get_client(sync_client=True) as client:
             for flow_run in created:
                 client.delete_flow_run(flow_run.id)
-        third = reconcile(store, runs, now=now, horizon_days=HORIZON)
+        third = reconcile(store, runs, now=now, horizon_days=HORIZON, escalate=escalate_overdue)
         recreated = _runs_named(*names)
 
         assert (third.recreated, third.created) == (1, 0)

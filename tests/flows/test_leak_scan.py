@@ -12,15 +12,15 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from safepassage.deployments.coordinator import play
-from safepassage.deployments.operations import withdraw
-from safepassage.deployments.sample_answers import Scenario, sample_answer
+from safepassage.demo.coordinator import play
+from safepassage.demo.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.errors import KeyUnavailable
 from safepassage.models.settings import get_settings
 from safepassage.models.store.cases import get_case, read_intake
 from safepassage.models.store.db import open_store
 from safepassage.models.store.orm import OutboxItem, SealedRecord
+from safepassage.services.interventions import withdraw
 from tests.cli.helpers import run_cli
 from tests.factories import PERSONAL_VALUES, intake_document
 from tests.flows import leak_scan

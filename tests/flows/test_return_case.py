@@ -12,19 +12,20 @@ import pytest
 from prefect import get_client
 from prefect.states import AwaitingRetry
 
-from safepassage.deployments.coordinator import play
-from safepassage.deployments.operations import answer_checkpoint, case_status
-from safepassage.deployments.runs import RunStatus, resume_run, run_status
-from safepassage.deployments.sample_answers import Scenario, sample_answer
+from safepassage.demo.coordinator import play
+from safepassage.demo.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.errors import IntakeInvalid
 from safepassage.models.followup_plan import add_months
 from safepassage.models.settings import get_settings
 from safepassage.models.store.cases import get_case, open_sealed
 from safepassage.models.store.db import open_store
+from safepassage.orchestration.runs import RunStatus, resume_run, run_status
+from safepassage.services.checkpoints import answer_checkpoint, case_status
 from tests.factories import PERSONAL_VALUES
 from tests.flows.conftest import World
 from tests.flows.helpers import actions, event_kinds, followup_dates, received, received_texts, take
+from tests.waiting import eventually
 
 MISSION_PATH = [
     "case-accepted",
@@ -152,10 +153,10 @@ def test_invalid_answers_are_refused_with_the_field_named_and_asked_again(served
 
     ticket = sample_answer(Checkpoint.TICKET, attempt=1, scenario=Scenario(), today=dt.date.today())
     backwards = {**ticket, "arrival_at": "2020-01-01T00:00:00+00:00"}
-    with pytest.raises(IntakeInvalid) as refused:
+    with pytest.raises(IntakeInvalid, match=r"(?m)^arrival_at: ") as refused:
         answer_checkpoint(case.reference, backwards)
     assert [p.path for p in refused.value.problems] == ["arrival_at"]
-    with pytest.raises(IntakeInvalid):
+    with pytest.raises(IntakeInvalid, match=r"(?m)^arrival_airport: "):
         answer_checkpoint(case.reference, {**ticket, "arrival_airport": "Otopeni"})
 
     # Around the CLI's checks (as a hand-made API call would): the flow itself refuses it.
@@ -188,15 +189,12 @@ def test_invalid_answers_are_refused_with_the_field_named_and_asked_again(served
 
 
 def _wait_for_pause(flow_run_id: str, key: str, timeout: float = 60) -> RunStatus:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = run_status(flow_run_id)
-        if run.pause_key == key and run.waiting_for is not None:
-            return run
-        time.sleep(0.3)
-    raise AssertionError(f"run never waited at {key}")
+    return eventually(
+        lambda: run_status(flow_run_id),
+        until=lambda run: run.pause_key == key and run.waiting_for is not None,
+        timeout=timeout,
+        what=f"the run to wait at {key}",
+    )
 
 
 def test_a_failed_run_retried_repeats_no_side_effect_and_asks_nothing_again(served: World) -> None:
@@ -241,11 +239,9 @@ def test_a_failed_run_retried_repeats_no_side_effect_and_asks_nothing_again(serv
 
 
 def _wait_for_state(flow_run_id: str, name: str, timeout: float = 60) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if run_status(flow_run_id).state_name == name:
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"run never reached {name}")
+    eventually(
+        lambda: run_status(flow_run_id),
+        until=lambda run: run.state_name == name,
+        timeout=timeout,
+        what=f"the run to reach {name}",
+    )

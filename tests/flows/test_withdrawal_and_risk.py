@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from safepassage.deployments.coordinator import play
-from safepassage.deployments.operations import answer_checkpoint, case_status, raise_risk, withdraw
-from safepassage.deployments.runs import run_status
-from safepassage.deployments.sample_answers import Scenario, sample_answer
+from safepassage.demo.coordinator import play
+from safepassage.demo.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.vocabulary import RiskLevel
+from safepassage.orchestration.runs import run_status
+from safepassage.services.checkpoints import answer_checkpoint, case_status
+from safepassage.services.interventions import raise_risk, withdraw
 from tests.flows.conftest import World
 from tests.flows.helpers import actions, event_kinds, received, take
 

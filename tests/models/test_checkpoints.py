@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from safepassage.deployments.sample_answers import Scenario, sample_answer
+from safepassage.demo.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import (
     FORMS,
     ArrivalAnswer,
@@ -51,11 +51,11 @@ def test_forms_have_no_defaults_for_required_answers() -> None:
 
 def test_forms_refuse_unknown_fields_and_naive_datetimes() -> None:
     raw = sample_answer(Checkpoint.TICKET, attempt=1, scenario=Scenario(), today=TODAY)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"seat\s+Extra inputs are not permitted"):
         TicketAnswer.model_validate({**raw, "seat": "12A"})
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"departure_at\s+Input should have timezone info"):
         TicketAnswer.model_validate({**raw, "departure_at": "2026-12-06T09:40:00"})
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"arrival_airport\s+String should match pattern"):
         TicketAnswer.model_validate({**raw, "arrival_airport": "otp"})
 
 

@@ -21,7 +21,7 @@ from safepassage.models.store.events import case_events, verify_chain
 from safepassage.models.store.followups import plan_followups
 from safepassage.models.store.orm import Case, FollowUp, SealedRecord
 from tests.factories import PERSONAL_VALUES, TODAY, intake
-from tests.tasks.test_stages import take
+from tests.stored import stored_case
 
 NOW = dt.datetime(2026, 11, 29, 10, tzinfo=dt.UTC)
 
@@ -44,7 +44,7 @@ def sealed_count(store: Store, reference: str) -> int:
 def test_erasing_a_closed_case_destroys_its_key_and_records_and_keeps_the_statistics(
     store: Store,
 ) -> None:
-    ref = take(store)
+    ref = stored_case(store)
     end(store, ref)
     with store.transaction() as session:
         case = get_case(session, ref)
@@ -58,7 +58,7 @@ def test_erasing_a_closed_case_destroys_its_key_and_records_and_keeps_the_statis
         assert case.intake_fingerprint is None
         assert (case.programme, case.stage, case.decision_outcome) == ("BG", "closed", "eligible")
         assert case.status == "erased"
-        with pytest.raises(KeyUnavailable):
+        with pytest.raises(KeyUnavailable, match=rf"case {ref} was erased"):
             read_intake(session, store.master_key, case)
         erased = [e for e in case_events(session, ref) if e.kind == "case-erased"]
         assert erased[0].actor == "dpo"
@@ -67,7 +67,7 @@ def test_erasing_a_closed_case_destroys_its_key_and_records_and_keeps_the_statis
 
 
 def test_erasing_twice_changes_nothing_the_second_time(store: Store) -> None:
-    ref = take(store, "RO")
+    ref = stored_case(store, "RO")
     end(store, ref, "withdrawn")
     for _ in range(2):
         with store.transaction() as session:
@@ -78,7 +78,7 @@ def test_erasing_twice_changes_nothing_the_second_time(store: Store) -> None:
 
 
 def test_an_active_case_is_erased_only_when_forced_with_a_reason(store: Store) -> None:
-    ref = take(store)
+    ref = stored_case(store)
     with store.transaction() as session:
         with pytest.raises(CaseStateError, match="--force --reason"):
             erase_case(session, store.master_key, get_case(session, ref), actor="a", now=NOW)
@@ -105,8 +105,11 @@ def test_an_active_case_is_erased_only_when_forced_with_a_reason(store: Store) -
 def test_a_reason_that_quotes_the_persons_details_is_refused_and_nothing_is_erased(
     store: Store,
 ) -> None:
-    ref = take(store)
-    with store.transaction() as session, pytest.raises(IntakeInvalid) as refused:
+    ref = stored_case(store)
+    with (
+        store.transaction() as session,
+        pytest.raises(IntakeInvalid, match=r"(?m)^--reason: ") as refused,
+    ):
         erase_case(
             session, store.master_key, get_case(session, ref), actor="a", now=NOW, force=True,
             reason=f"asked by {PERSONAL_VALUES['family_name'].upper()} herself",
@@ -117,11 +120,11 @@ def test_a_reason_that_quotes_the_persons_details_is_refused_and_nothing_is_eras
 
 
 def test_retention_selects_only_cases_ended_longer_ago_than_the_period(store: Store) -> None:
-    old = take(store)
+    old = stored_case(store)
     end(store, old, "closed", at=dt.datetime(2024, 11, 28, tzinfo=dt.UTC))
-    recent = take(store)
+    recent = stored_case(store)
     end(store, recent, "withdrawn", at=dt.datetime(2024, 11, 30, tzinfo=dt.UTC))
-    active = take(store)
+    active = stored_case(store)
     with store.transaction() as session:
         assert expired_cases(session, now=NOW, months=24) == [old]
         assert set(expired_cases(session, now=NOW, months=12)) == {old, recent}

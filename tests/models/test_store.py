@@ -27,22 +27,9 @@ from safepassage.models.store.db import Store, open_store
 from safepassage.models.store.events import append_event, case_events, verify_chain
 from safepassage.models.store.orm import Case
 from tests.factories import PERSONAL_VALUES, TODAY, intake
+from tests.stored import stored_case
 
 NOW = dt.datetime(2026, 11, 29, 9, 30, tzinfo=dt.UTC)
-
-
-def take_in(store: Store, programme: str = "BG") -> str:
-    case_file = intake(programme)
-    with store.transaction() as session:
-        case = create_case(
-            session,
-            store.master_key,
-            case_file,
-            decide(case_file, today=TODAY),
-            actor="test",
-            now=NOW,
-        )
-        return case.reference
 
 
 def database_bytes(store: Store, settings: Settings) -> bytes:
@@ -61,7 +48,7 @@ def database_bytes(store: Store, settings: Settings) -> bytes:
 def test_a_stored_case_reads_back_and_its_personal_data_is_nowhere_in_the_database(
     store: Store, store_settings: Settings
 ) -> None:
-    reference = take_in(store)
+    reference = stored_case(store, now=NOW)
     with store.transaction() as session:
         case = get_case(session, reference)
         assert read_intake(session, store.master_key, case).beneficiary.given_name == "Zenobia"
@@ -94,7 +81,7 @@ def test_an_ineligible_case_is_stored_as_ended(store: Store) -> None:
 
 
 def test_references_are_random_and_carry_the_programme(store: Store) -> None:
-    references = {take_in(store, "HU") for _ in range(20)}
+    references = {stored_case(store, "HU", now=NOW) for _ in range(20)}
     assert len(references) == 20
     assert all(r.startswith("HU-") and len(r) == 12 for r in references)
     with store.transaction() as session:
@@ -102,7 +89,7 @@ def test_references_are_random_and_carry_the_programme(store: Store) -> None:
 
 
 def test_revealing_personal_data_is_logged_with_who_and_why(store: Store) -> None:
-    reference = take_in(store)
+    reference = stored_case(store, now=NOW)
     with store.transaction() as session:
         case = get_case(session, reference)
         reveal_intake(
@@ -118,7 +105,7 @@ def test_revealing_personal_data_is_logged_with_who_and_why(store: Store) -> Non
 
 
 def test_destroying_the_data_key_makes_the_personal_data_unreadable(store: Store) -> None:
-    reference = take_in(store)
+    reference = stored_case(store, now=NOW)
     with store.transaction() as session:
         session.execute(update(Case).where(Case.reference == reference).values(data_key=None))
     with store.transaction() as session, pytest.raises(KeyUnavailable, match="erased"):
@@ -126,16 +113,19 @@ def test_destroying_the_data_key_makes_the_personal_data_unreadable(store: Store
 
 
 def test_a_ciphertext_moved_to_another_case_does_not_open(store: Store) -> None:
-    first, second = take_in(store), take_in(store)
+    first, second = stored_case(store, now=NOW), stored_case(store, now=NOW)
     with store.transaction() as session:
         a, b = get_case(session, first), get_case(session, second)
         b.data_key = a.data_key  # even with the other case's key, the binding to the case fails
-    with store.transaction() as session, pytest.raises(KeyUnavailable):
+    with (
+        store.transaction() as session,
+        pytest.raises(KeyUnavailable, match=rf"data key of case {second} does not open"),
+    ):
         read_intake(session, store.master_key, get_case(session, second))
 
 
 def test_a_different_master_key_is_refused_at_open(store: Store, store_settings: Settings) -> None:
-    take_in(store)
+    stored_case(store, now=NOW)
     other = store_settings.model_copy(update={"master_key": None})
     other.home.mkdir(parents=True, exist_ok=True)
     other.key_file.write_text(MasterKey(b"z" * 32).secret.hex()[:43] + "=\n")
@@ -149,7 +139,7 @@ def test_a_different_master_key_is_refused_at_open(store: Store, store_settings:
 
 def _three_cases(store: Store) -> None:
     for programme in ("BG", "RO", "HU"):
-        take_in(store, programme)
+        stored_case(store, programme, now=NOW)
 
 
 def test_an_untouched_log_verifies(store: Store) -> None:

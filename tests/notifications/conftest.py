@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 
-from safepassage.models.rules import decide
 from safepassage.models.settings import Settings, get_settings
-from safepassage.models.store.cases import create_case, get_case
+from safepassage.models.store.cases import get_case
 from safepassage.models.store.db import Store
 from safepassage.models.store.events import case_events
 from safepassage.notifications import (
@@ -29,8 +28,8 @@ from safepassage.notifications import (
     load_targets,
     queue_notifications,
 )
-from tests.factories import TODAY, intake
 from tests.receivers import HttpReceiver, SmtpReceiver, free_port
+from tests.stored import stored_case
 
 START = dt.datetime(2026, 11, 29, 9, 0, tzinfo=dt.UTC)
 RETRY_BASE_SECONDS = 10.0
@@ -90,17 +89,7 @@ class World:
         return load_targets(self.settings)
 
     def take_in(self, programme: str = "BG", **changes: Any) -> str:
-        case_file = intake(programme, **changes)
-        with self.store.transaction() as session:
-            case = create_case(
-                session,
-                self.store.master_key,
-                case_file,
-                decide(case_file, today=TODAY),
-                actor="test",
-                now=self.clock(),
-            )
-            return case.reference
+        return stored_case(self.store, programme, now=self.clock(), actor="test", **changes)
 
     def queue(
         self,

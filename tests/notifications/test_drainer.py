@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 from safepassage.notifications import OutboxDrainer
 from tests.notifications.conftest import RETRY_BASE_SECONDS, World
+from tests.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def wait_for(condition: object, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return True
-        time.sleep(0.01)
-    return False
+def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> bool:
+    """Return whether `condition` came true within `timeout`; the caller asserts it."""
+    return bool(eventually(condition, timeout=timeout, interval=0.01, raising=False))
 
 
 def test_the_drainer_delivers_in_the_background_and_retries_what_failed(world: World) -> None:

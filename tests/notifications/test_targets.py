@@ -127,7 +127,9 @@ def test_a_missing_environment_variable_is_named_with_its_line(
         "      tag: mission-bg\n" + GOOD_REST
     )
     path = load(tmp_path, monkeypatch, text)
-    with pytest.raises(ConfigurationError) as caught:
+    with pytest.raises(
+        ConfigurationError, match="SP_TEST_MISSION_BG_PASSWORD is not set"
+    ) as caught:
         load_targets(get_settings())
     assert str(caught.value).startswith(
         f"{path}:4: the environment variable SP_TEST_MISSION_BG_PASSWORD is not set"
@@ -195,7 +197,7 @@ def test_the_configuration_is_read_once_per_process(
     path.write_text("broken: [")
     assert load_targets(get_settings()) is first
     clear_targets_cache()
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ConfigurationError, match=rf"{path}:1: not valid YAML"):
         load_targets(get_settings())
 
 

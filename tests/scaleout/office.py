@@ -1,7 +1,7 @@
 """A scaled-out office on one machine: Prefect's server on PostgreSQL, a process work pool,
 `prefect worker start` workers, `safepassage maintain`, and the case store on PostgreSQL.
 
-Everything is started the way the README tells an office to start it (the same commands and
+Everything is started the way docs/operations.md tells an office to start it (the same commands and
 settings), each in its own process group so that a test can kill a worker like a crash would.
 Used by the scale-out fault tests and by benchmarks/workers_scaleout.py.
 """
@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -24,6 +23,10 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from safepassage.demo.background import free_port
+from safepassage.deployments.process_group import stop_group
+from tests.waiting import eventually
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 ADMIN_URL = os.environ.get(
@@ -32,20 +35,28 @@ ADMIN_URL = os.environ.get(
 POOL = "safepassage"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _healthy(api_url: str) -> bool:
     try:
         return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _wait_until_serving(server: subprocess.Popen[bytes], api_url: str, log: Path) -> None:
+    """Wait up to 3 minutes for the server to answer; RuntimeError if it exits or never does."""
+    failed = f"the Prefect server did not start; see {log}"
+
+    def up() -> bool:
+        if _healthy(api_url):
+            return True
+        if server.poll() is not None:
+            raise RuntimeError(failed)
+        return False
+
+    try:
+        eventually(up, timeout=180, interval=0.5, what="the Prefect server to answer")
+    except AssertionError as slow:
+        raise RuntimeError(failed) from slow
 
 
 @contextmanager
@@ -82,13 +93,18 @@ class Office:
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
+        """Start `command` in a process group of its own, logging to `name`.log.
+
+        Its PostgreSQL connections (and those of the flow runs a worker starts) carry `name` as
+        their application_name (libpq's PGAPPNAME), so pg_stat_activity tells whose they are.
+        """
         log = (self.root / f"{name}.log").open("ab")
         return subprocess.Popen(
             command,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=self.env,
+            env={**self.env, "PGAPPNAME": name},
             cwd=ROOT,
             start_new_session=True,
         )
@@ -126,15 +142,9 @@ class Office:
 
     def stop(self) -> None:
         for process in [*self.workers.values(), self.maintainer, self.server]:
-            if process is None or process.poll() is not None:
-                continue
-            try:
-                os.killpg(process.pid, signal.SIGINT)
-                process.wait(timeout=20)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                with suppress(ProcessLookupError, subprocess.TimeoutExpired):
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=10)
+            if process is not None:
+                with suppress(subprocess.TimeoutExpired):
+                    stop_group(process, timeout=20)
         self.workers.clear()
 
 
@@ -157,7 +167,7 @@ def _descendants(root: int) -> list[int]:
 
 
 def office_environment(root: Path, urls: dict[str, str], port: int) -> dict[str, str]:
-    """Return the settings of every office process, as the README lists them."""
+    """Return the settings of every office process, as docs/operations.md lists them."""
     prefect_db = make_url(urls["prefect"]).set(drivername="postgresql+asyncpg")
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("SAFEPASSAGE_", "PREFECT_"))},
@@ -195,7 +205,7 @@ def office(
     """Start an office on fresh PostgreSQL databases; stop it and drop them afterwards."""
     root.mkdir(parents=True, exist_ok=True)
     with databases("prefect", "store") as urls:
-        port = _free_port()
+        port = free_port()
         env = office_environment(root, urls, port)
         if notify_config is not None:
             env["SAFEPASSAGE_NOTIFY_CONFIG"] = str(notify_config)
@@ -208,11 +218,7 @@ def office(
         )  # fmt: skip
         running = Office(root, env, env["PREFECT_API_URL"], server)
         try:
-            deadline = time.monotonic() + 180
-            while not _healthy(running.api_url):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"the Prefect server did not start; see {root}/server.log")
-                time.sleep(0.5)
+            _wait_until_serving(server, running.api_url, root / "server.log")
             running.run(PYTHON, "-m", "prefect", "work-pool", "create", POOL, "--type", "process")
             running.run(
                 PYTHON, "-m", "prefect", "--no-prompt", "deploy",

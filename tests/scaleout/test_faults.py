@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import collections
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
 from prefect import get_client
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Engine, create_engine, select, text
 
-from safepassage.deployments.coordinator import FollowedCase, play
-from safepassage.deployments.operations import answer_checkpoint
-from safepassage.deployments.runs import run_status
-from safepassage.deployments.sample_answers import Scenario, sample_answer
-from safepassage.deployments.serve import RETURN_CASE
+from safepassage.demo.coordinator import FollowedCase, play
+from safepassage.demo.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.settings import get_settings
 from safepassage.models.store.cases import get_case
@@ -31,11 +27,15 @@ from safepassage.models.store.db import open_store
 from safepassage.models.store.events import case_events
 from safepassage.models.store.orm import OutboxItem
 from safepassage.notifications.deliver import MESSAGE_ID_HEADER
+from safepassage.orchestration.catalog import RETURN_CASE
+from safepassage.orchestration.runs import run_status
+from safepassage.services.checkpoints import answer_checkpoint
 from tests.cli.helpers import run_cli
 from tests.factories import intake_json
 from tests.flows.helpers import actions, take
 from tests.receivers import HttpReceiver
 from tests.scaleout.conftest import OfficeWorld
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.scaleout
 
@@ -80,22 +80,13 @@ def assert_each_side_effect_once(world: OfficeWorld, reference: str) -> None:
     assert set(received) == sent  # each message arrived, and nothing that was not queued
 
 
-def wait_for(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_two_workers_share_a_burst_and_a_second_run_of_a_case_does_nothing(
     at_office: OfficeWorld,
 ) -> None:
     cases = [passport_case(p) for p in ("BG", "CZ", "RO", "HU", "BG", "RO")]
     doubled = cases[:2]
     with get_client(sync_client=True) as client:  # "Run" clicked again for two cases
-        deployment = client.read_deployment_by_name(RETURN_CASE)
+        deployment = client.read_deployment_by_name(RETURN_CASE.full_name)
         extra = [
             client.create_flow_run_from_deployment(
                 deployment.id, parameters={"reference": c.reference}, name=f"again-{c.reference}"
@@ -138,6 +129,25 @@ def _engine_process_of(flow_run_id: str) -> int | None:
     return None
 
 
+def _waiting_for_locks_of(engine: Engine, holder: int) -> set[str]:
+    """Return who waits for a lock that backend `holder` holds: their application names, which
+    are the names of the office processes (a worker's name for the flow runs it started)."""
+    query = text(
+        "SELECT application_name FROM pg_stat_activity "
+        "WHERE wait_event_type = 'Lock' AND :holder = ANY(pg_blocking_pids(pid))"
+    )
+    with engine.connect() as probe:  # a transaction of its own: pg_stat_activity as of now
+        return set(probe.scalars(query, {"holder": holder}))
+
+
+def _run_waits_for_locks_of(
+    world: OfficeWorld, flow_run_id: str, engine: Engine, holder: int
+) -> bool:
+    """Whether the process running `flow_run_id` is blocked, in a transaction, by `holder`."""
+    pid = _engine_process_of(flow_run_id)
+    return pid is not None and _worker_of(world, pid) in _waiting_for_locks_of(engine, holder)
+
+
 def _worker_of(world: OfficeWorld, pid: int) -> str:
     parents = {}
     for entry in Path("/proc").iterdir():
@@ -167,13 +177,29 @@ def test_a_worker_killed_mid_stage_loses_nothing_and_repeats_nothing(
     connection = engine.connect()
     try:
         # Hold the event log's head: the next stage blocks inside its transaction.
+        holder: int = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
         connection.execute(text("SELECT seq FROM chain_head FOR UPDATE"))
         answer = sample_answer(Checkpoint.TICKET, attempt=1, scenario=Scenario(), today=_today())
         answer_checkpoint(case.reference, answer)
         run_id = _run_of(case.reference)
-        wait_for(lambda: run_status(run_id).state_type == "RUNNING", 120, "the resumed run")
-        wait_for(lambda: _task_running(run_id, "accept-answer"), 60, "the answer's stage")
-        time.sleep(2)  # into its transaction, where it waits for the log's head
+        eventually(
+            lambda: run_status(run_id).state_type == "RUNNING",
+            timeout=120,
+            interval=0.5,
+            what="the resumed run",
+        )
+        eventually(
+            lambda: _task_running(run_id, "accept-answer"),
+            timeout=60,
+            interval=0.5,
+            what="the answer's stage",
+        )
+        eventually(
+            lambda: _run_waits_for_locks_of(at_office, run_id, engine, holder),
+            timeout=60,
+            interval=0.5,
+            what="the answer's stage to wait for the log's head, inside its transaction",
+        )
         pid = _engine_process_of(run_id)
         assert pid is not None
         victim = _worker_of(at_office, pid)
@@ -198,6 +224,19 @@ def _run_of(reference: str) -> str:
         store.dispose()
     assert run_id is not None
     return run_id
+
+
+def _running_again_since(flow_run_id: str, pause_key: str) -> bool:
+    """Whether the run has been Running since it was suspended at `pause_key` (its history, so
+    a run that has gone on to wait at its next checkpoint counts too)."""
+    with get_client(sync_client=True) as client:
+        states = client.read_flow_run_states(UUID(flow_run_id))
+    suspended = [
+        n
+        for n, state in enumerate(states)
+        if state.is_paused() and state.state_details.pause_key == pause_key
+    ]
+    return bool(suspended) and any(state.is_running() for state in states[suspended[-1] + 1 :])
 
 
 def _today() -> Any:
@@ -227,7 +266,12 @@ def test_a_receiver_down_for_the_whole_run_gets_everything_once_it_is_back(
                 )
                 return all(state == "sent" for state in states)
 
-        wait_for(all_sent, 120, "the drainer to deliver after the receiver came back")
+        eventually(
+            all_sent,
+            timeout=120,
+            interval=0.5,
+            what="the drainer to deliver after the receiver came back",
+        )
     finally:
         store.dispose()
     assert_each_side_effect_once(at_office, case.reference)
@@ -239,7 +283,13 @@ def test_postgresql_restarted_while_cases_run_loses_nothing(at_office: OfficeWor
     for case in cases:
         answer = sample_answer(Checkpoint.TICKET, attempt=1, scenario=Scenario(), today=_today())
         answer_checkpoint(case.reference, answer)
-    time.sleep(2)
+    runs = [_run_of(case.reference) for case in cases]
+    eventually(
+        lambda: all(_running_again_since(run_id, "ticket-1") for run_id in runs),
+        timeout=TIMEOUT,
+        interval=0.5,
+        what="every answered case's run to be running again",
+    )
     version = subprocess.run(
         ["ls", "/etc/postgresql"], capture_output=True, text=True, check=True
     ).stdout.split()[0]

@@ -17,24 +17,29 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from safepassage.deployments.sample_answers import Scenario, sample_answer
+from safepassage.demo.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint, FollowUpReportAnswer
 from safepassage.models.errors import ConfigurationError, IntakeInvalid
-from safepassage.models.followup_plan import DEFAULT_PLAN, FollowUpPlan, add_months, run_time
-from safepassage.models.rules import decide
+from safepassage.models.followup_plan import FollowUpPlan, add_months, run_time
+from safepassage.models.followup_reconcile import ReconcileReport, RunInfo, RunSpec, reconcile
 from safepassage.models.settings import get_settings
-from safepassage.models.store.cases import create_case, get_case
+from safepassage.models.store.cases import get_case
 from safepassage.models.store.db import Store
-from safepassage.models.store.followups import case_followups, correct_arrival, plan_followups
+from safepassage.models.store.followups import case_followups, correct_arrival
 from safepassage.models.store.orm import CaseAction, OutboxItem
 from safepassage.models.store.workflow import record_answer, set_stage
 from safepassage.models.vocabulary import Stage
 from safepassage.notifications import deliver_due
 from safepassage.tasks import followups as followup_tasks
 from safepassage.tasks.checkpoints import summarise
-from safepassage.tasks.followup_schedule import ReconcileReport, RunInfo, RunSpec, reconcile
-from safepassage.tasks.followups import conclude_followup, open_followup, schedule_followups
-from tests.factories import TODAY, intake
+from safepassage.tasks.followups import (
+    conclude_followup,
+    escalate_overdue,
+    open_followup,
+    schedule_followups,
+)
+from tests.factories import TODAY
+from tests.stored import stored_case
 
 NOW = dt.datetime(2027, 3, 10, 7, 0, tzinfo=dt.UTC)
 HORIZON = 30
@@ -85,23 +90,10 @@ class FakeRuns:
         return found
 
 
-def take(store: Store, programme: str = "BG", *, arrived_on: dt.date | None = None) -> str:
-    """Store a case; with `arrived_on`, as the flow leaves it: planned, at reintegration."""
-    case_file = intake(programme)
-    with store.transaction() as session:
-        case = create_case(
-            session, store.master_key, case_file, decide(case_file, today=TODAY), actor="t", now=NOW
-        )
-        if arrived_on is not None:
-            plan_followups(session, case, arrived_on, DEFAULT_PLAN, now=NOW)
-            set_stage(session, case, Stage.REINTEGRATION, actor="t", now=NOW)
-        return case.reference
-
-
 def run(
     store: Store, runs: FakeRuns, now: dt.datetime = NOW, horizon_days: int = HORIZON
 ) -> ReconcileReport:
-    return reconcile(store, runs, now=now, horizon_days=horizon_days)
+    return reconcile(store, runs, now=now, horizon_days=horizon_days, escalate=escalate_overdue)
 
 
 def rows(store: Store, reference: str) -> list[tuple[int, str, dt.date, str | None, int]]:
@@ -155,7 +147,7 @@ def test_followups_are_planned_from_the_actual_arrival_and_those_due_soon_schedu
     arrived = today - dt.timedelta(days=25)
     references = {}
     for programme in ("BG", "HU"):
-        reference = references[programme] = take(stage_store, programme)
+        reference = references[programme] = stored_case(stage_store, programme, now=NOW)
         answer = sample_answer(Checkpoint.ARRIVAL, attempt=1, scenario=Scenario(), today=TODAY)
         answer["arrived_at"] = f"{arrived.isoformat()}T00:20:00+02:00"
         with stage_store.transaction() as session:
@@ -200,10 +192,16 @@ def test_the_plan_setting_refuses_offsets_that_do_not_increase(
 def test_the_reconcile_is_idempotent_one_run_per_followup(
     store: Store, fake_runs: FakeRuns
 ) -> None:
-    reference = take(store, arrived_on=NOW.date() - dt.timedelta(days=25))
-    first = reconcile(store, fake_runs, now=NOW, horizon_days=90)
-    second = reconcile(store, fake_runs, now=NOW, horizon_days=90)
-    again_later = reconcile(store, fake_runs, now=NOW + dt.timedelta(hours=5), horizon_days=90)
+    reference = stored_case(store, now=NOW, arrived_on=NOW.date() - dt.timedelta(days=25))
+    first = reconcile(store, fake_runs, now=NOW, horizon_days=90, escalate=escalate_overdue)
+    second = reconcile(store, fake_runs, now=NOW, horizon_days=90, escalate=escalate_overdue)
+    again_later = reconcile(
+        store,
+        fake_runs,
+        now=NOW + dt.timedelta(hours=5),
+        horizon_days=90,
+        escalate=escalate_overdue,
+    )
 
     assert (first.created, second.created, again_later.created) == (2, 0, 0)
     assert len(fake_runs.created) == 2
@@ -227,7 +225,7 @@ def test_the_reconcile_is_idempotent_one_run_per_followup(
 def test_deleted_runs_are_recreated_by_the_next_reconcile(
     store: Store, fake_runs: FakeRuns
 ) -> None:
-    reference = take(store, arrived_on=NOW.date() - dt.timedelta(days=25))
+    reference = stored_case(store, now=NOW, arrived_on=NOW.date() - dt.timedelta(days=25))
     run(store, fake_runs)
     before = rows(store, reference)
     fake_runs.runs.clear()  # the scheduled runs deleted, or Prefect's database replaced
@@ -245,7 +243,7 @@ def test_a_corrected_arrival_replans_what_has_not_started_and_moves_its_run(
     store: Store, fake_runs: FakeRuns
 ) -> None:
     arrived = NOW.date() - dt.timedelta(days=25)
-    reference = take(store, arrived_on=arrived)
+    reference = stored_case(store, now=NOW, arrived_on=arrived)
     run(store, fake_runs)
     corrected = arrived - dt.timedelta(days=3)
     with store.transaction() as session:
@@ -270,14 +268,14 @@ def test_a_run_moved_beyond_the_horizon_is_unscheduled_and_a_started_followup_ke
     store: Store, fake_runs: FakeRuns
 ) -> None:
     arrived = NOW.date() - dt.timedelta(days=25)
-    reference = take(store, arrived_on=arrived)
+    reference = stored_case(store, now=NOW, arrived_on=arrived)
     run(store, fake_runs, horizon_days=40)
     with store.transaction() as session:
         case = get_case(session, reference)
         case_followups(session, case)[1].state = "waiting"  # the mission was asked for #2
         correct_arrival(session, case, NOW.date(), actor="AB", now=NOW)
 
-    result = reconcile(store, fake_runs, now=NOW, horizon_days=HORIZON)
+    result = reconcile(store, fake_runs, now=NOW, horizon_days=HORIZON, escalate=escalate_overdue)
 
     current = rows(store, reference)
     assert result.unscheduled == 1
@@ -295,7 +293,9 @@ def test_an_overdue_window_is_escalated_exactly_once_to_mission_and_coordinators
     stage_store: Store, fake_runs: FakeRuns, home: Path
 ) -> None:
     # Follow-up 1 was due 30 days ago, with a 14-day window: overdue since day 15.
-    reference = take(stage_store, arrived_on=add_months(NOW.date(), -1) - dt.timedelta(days=30))
+    reference = stored_case(
+        stage_store, now=NOW, arrived_on=add_months(NOW.date(), -1) - dt.timedelta(days=30)
+    )
     reports = [run(stage_store, fake_runs, now=NOW + dt.timedelta(days=d)) for d in (0, 0, 1)]
     deliver_due(stage_store, now=NOW + dt.timedelta(days=2))
 
@@ -324,7 +324,7 @@ def test_an_overdue_window_is_escalated_exactly_once_to_mission_and_coordinators
 def test_a_followup_asks_the_mission_once_and_a_raised_risk_alerts_coordinators_at_once(
     stage_store: Store, home: Path
 ) -> None:
-    reference = take(stage_store, arrived_on=NOW.date() - dt.timedelta(days=40))
+    reference = stored_case(stage_store, now=NOW, arrived_on=NOW.date() - dt.timedelta(days=40))
     assert open_followup.fn(reference, 1).proceed
     assert open_followup.fn(reference, 1).proceed  # a resumed run re-executes it
     report(stage_store, reference, 1, risk=True)
@@ -360,7 +360,7 @@ def test_the_last_report_closes_the_case_unless_the_closure_rule_sees_a_risk(
 ) -> None:
     monkeypatch.setenv("SAFEPASSAGE_FOLLOWUP_PLANS", json.dumps({"BG": {"closure": closure}}))
     get_settings.cache_clear()
-    reference = take(stage_store, arrived_on=NOW.date() - dt.timedelta(days=400))
+    reference = stored_case(stage_store, now=NOW, arrived_on=NOW.date() - dt.timedelta(days=400))
     outcomes = []
     for number in (3, 1, 4, 2):  # reports can come in any order; the plan's last one counts
         open_followup.fn(reference, number)
@@ -381,7 +381,7 @@ def test_the_last_report_closes_the_case_unless_the_closure_rule_sees_a_risk(
 def test_the_followups_of_an_ended_case_are_cancelled_and_their_runs_stopped(
     store: Store, fake_runs: FakeRuns
 ) -> None:
-    reference = take(store, arrived_on=NOW.date() - dt.timedelta(days=25))
+    reference = stored_case(store, now=NOW, arrived_on=NOW.date() - dt.timedelta(days=25))
     run(store, fake_runs)
     with store.transaction() as session:
         set_stage(session, get_case(session, reference), Stage.WITHDRAWN, actor="t", now=NOW)
@@ -402,7 +402,7 @@ def test_a_plan_needs_increasing_offsets() -> None:
 def test_a_lost_run_of_a_followup_moved_beyond_the_horizon_goes_back_to_the_store(
     store: Store, fake_runs: FakeRuns
 ) -> None:
-    reference = take(store, arrived_on=NOW.date() - dt.timedelta(days=25))
+    reference = stored_case(store, now=NOW, arrived_on=NOW.date() - dt.timedelta(days=25))
     run(store, fake_runs, horizon_days=40)
     fake_runs.runs.clear()
     with store.transaction() as session:

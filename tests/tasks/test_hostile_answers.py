@@ -1,4 +1,4 @@
-"""Checkpoint answers from an attacker, through the flow's own validation (`accept-answer`).
+"""Checkpoint answers from an attacker, through the flow's own validation (`accept_answer`).
 
 Any value in any field of any form, and extra fields: the answer is accepted or refused with
 the field named, never an unhandled exception, and no submitted value reaches an error
@@ -16,14 +16,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from safepassage.deployments.sample_answers import Scenario, sample_answer
+from safepassage.demo.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint
+from safepassage.models.store.case_transaction import case_transaction
 from safepassage.models.store.db import Store
 from safepassage.models.store.events import case_events
 from safepassage.tasks.checkpoints import _judge
-from safepassage.tasks.runtime import case_transaction
 from tests.factories import TODAY
-from tests.tasks.test_stages import take
+from tests.stored import stored_case
 
 #: Every string the attacker submits carries this, so a leak of any of them is found.
 CANARY = "Qx7CanaryVal"
@@ -104,5 +104,5 @@ _CASES: dict[int, str] = {}
 def _case(store: Store) -> str:
     """One case per store (the store is new for each database, reused across examples)."""
     if id(store) not in _CASES:
-        _CASES[id(store)] = take(store, "HU")
+        _CASES[id(store)] = stored_case(store, "HU")
     return _CASES[id(store)]

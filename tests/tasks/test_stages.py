@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from safepassage.deployments.sample_answers import Scenario, sample_answer
+from safepassage.demo.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint
-from safepassage.models.rules import decide
-from safepassage.models.store.cases import create_case, get_case
+from safepassage.models.store.cases import get_case
 from safepassage.models.store.db import Store
 from safepassage.models.store.orm import CaseAction, OutboxItem
 from safepassage.models.store.workflow import record_answer
@@ -19,17 +17,10 @@ from safepassage.tasks.departure import confirm_departure
 from safepassage.tasks.identification import check_identification, conclude_review
 from safepassage.tasks.ticketing import book_ticket
 from safepassage.tasks.travel_document import request_travel_document
-from tests.factories import PERSONAL_VALUES, TODAY, intake
+from tests.factories import PERSONAL_VALUES, TODAY
+from tests.stored import STORED_AT, stored_case
 
-NOW = dt.datetime(2026, 11, 29, 10, tzinfo=dt.UTC)
-
-
-def take(store: Store, programme: str = "BG", **changes: object) -> str:
-    case_file = intake(programme, **changes)
-    with store.transaction() as session:
-        return create_case(
-            session, store.master_key, case_file, decide(case_file, today=TODAY), actor="t", now=NOW
-        ).reference
+NOW = STORED_AT  # when the cases were taken in
 
 
 def sent_lines(home: Path, tag: str) -> list[dict[str, str]]:
@@ -45,7 +36,7 @@ def count(store: Store, model: type[CaseAction] | type[OutboxItem]) -> int:
 def test_an_eligible_case_is_accepted_once_however_often_the_stage_runs(
     stage_store: Store, home: Path
 ) -> None:
-    reference = take(stage_store, "BG")
+    reference = stored_case(stage_store, "BG")
     first = check_identification.fn(reference)
     again = check_identification.fn(reference)
     assert first == again
@@ -59,7 +50,7 @@ def test_an_eligible_case_is_accepted_once_however_often_the_stage_runs(
 def test_an_ineligible_case_ends_and_only_coordinators_hear_why(
     stage_store: Store, home: Path
 ) -> None:
-    reference = take(stage_store, "RO", identification__evidence_provided=False)
+    reference = stored_case(stage_store, "RO", identification__evidence_provided=False)
     assert check_identification.fn(reference).outcome.value == "ineligible"
     with stage_store.transaction() as session:
         assert get_case(session, reference).stage == "ineligible"
@@ -72,8 +63,8 @@ def test_an_ineligible_case_ends_and_only_coordinators_hear_why(
 def test_a_rejected_review_ends_the_case_an_approved_one_accepts_it(
     stage_store: Store, home: Path
 ) -> None:
-    rejected = take(stage_store, "CZ", beneficiary__nationality="SK")
-    approved = take(stage_store, "BG", identification__basis="exploitation_not_nrm")
+    rejected = stored_case(stage_store, "CZ", beneficiary__nationality="SK")
+    approved = stored_case(stage_store, "BG", identification__basis="exploitation_not_nrm")
     for reference in (rejected, approved):
         assert check_identification.fn(reference).outcome.value == "needs_review"
     assert conclude_review.fn(rejected, approved=False) is False
@@ -91,8 +82,8 @@ def test_a_rejected_review_ends_the_case_an_approved_one_accepts_it(
 def test_a_valid_passport_skips_the_travel_document_else_the_embassy_is_asked_once(
     stage_store: Store, home: Path
 ) -> None:
-    with_passport = take(stage_store, "BG", travel_document__holds_valid_passport=True)
-    without = take(stage_store, "BG")
+    with_passport = stored_case(stage_store, "BG", travel_document__holds_valid_passport=True)
+    without = stored_case(stage_store, "BG")
     assert request_travel_document.fn(with_passport) is False
     assert request_travel_document.fn(without) is True
     assert request_travel_document.fn(without) is True
@@ -108,7 +99,7 @@ def test_a_valid_passport_skips_the_travel_document_else_the_embassy_is_asked_on
 def test_a_missed_flight_cancels_that_booking_and_books_again(
     stage_store: Store, home: Path
 ) -> None:
-    reference = take(stage_store, "BG")
+    reference = stored_case(stage_store, "BG")
     book_ticket.fn(reference, 1)
     book_ticket.fn(reference, 1)
     ticket = sample_answer(Checkpoint.TICKET, attempt=1, scenario=Scenario(), today=TODAY)

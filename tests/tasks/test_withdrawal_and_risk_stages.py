@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from safepassage.deployments.sample_answers import Scenario, sample_answer
+from safepassage.demo.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.errors import CaseStateError, CaseWithdrawn
 from safepassage.models.rules import decide
@@ -66,7 +66,7 @@ def test_a_withdrawal_cancels_an_open_booking_and_tells_each_recipient_once(
 def test_no_stage_does_anything_after_a_withdrawal(stage_store: Store) -> None:
     reference = booked(stage_store)
     mark_withdrawn.fn(reference)
-    with pytest.raises(CaseWithdrawn):
+    with pytest.raises(CaseWithdrawn, match=rf"case {reference} was withdrawn"):
         book_ticket.fn(reference, 2)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from safepassage.models.json_ready import json_ready
 from safepassage.models.store.events import case_events
 from safepassage.models.store.orm import Case, CaseEvent, CheckpointAnswer, OutboxItem
 
@@ -42,12 +43,7 @@ class AuditEntry:
 
     def as_dict(self) -> dict[str, Any]:
         """Return the entry as JSON-ready values."""
-        return {
-            "at": self.at.isoformat(),
-            "what": self.what,
-            "who": self.who,
-            "detail": self.detail,
-        }
+        return json_ready(self)
 
 
 def _from_event(event: CaseEvent) -> AuditEntry | None:

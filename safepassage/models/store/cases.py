@@ -6,13 +6,14 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safepassage.models.crypto import CaseCipher, MasterKey
 from safepassage.models.errors import CaseNotFound, DuplicateIntake
 from safepassage.models.intake import Intake
+from safepassage.models.json_ready import json_ready
 from safepassage.models.reference import new_reference
 from safepassage.models.rules import Decision
 from safepassage.models.store.events import append_event
@@ -154,11 +155,6 @@ def list_cases(session: Session, *, limit: int | None = None) -> list[Case]:
     return list(session.scalars(query))
 
 
-def count_cases(session: Session) -> int:
-    """Return how many cases the store holds."""
-    return session.scalar(select(func.count()).select_from(Case)) or 0
-
-
 def cipher_for(master_key: MasterKey, case: Case) -> CaseCipher:
     """Return the cipher that opens `case`'s sealed records (KeyUnavailable once erased)."""
     return master_key.case_cipher(case.reference, case.data_key)
@@ -191,6 +187,24 @@ def reveal_intake(
 ) -> Intake:
     """Decrypt the intake for a person to see, and log that disclosure in the event log."""
     intake = read_intake(session, master_key, case)
+    log_disclosure(session, case, [INTAKE], actor=actor, purpose=purpose, now=now)
+    return intake
+
+
+def log_disclosure(
+    session: Session,
+    case: Case,
+    records: list[str],
+    *,
+    actor: str,
+    purpose: str,
+    now: dt.datetime,
+) -> None:
+    """Record that `actor` was shown the case's sealed `records` for `purpose`.
+
+    Every reveal of personal data to a person goes through here, in the transaction that
+    decrypted it: the audit (`safepassage audit REF`) reads these events, one kind for all.
+    """
     append_event(
         session,
         reference=case.reference,
@@ -198,9 +212,8 @@ def reveal_intake(
         actor=actor,
         at=now,
         stage=case.stage,
-        detail={"purpose": purpose, "records": [INTAKE]},
+        detail={"purpose": purpose, "records": records},
     )
-    return intake
 
 
 @dataclass(frozen=True)
@@ -231,13 +244,4 @@ class CaseSummary:
 
     def as_dict(self) -> dict[str, Any]:
         """Return the summary as JSON-ready values."""
-        return {
-            "reference": self.reference,
-            "programme": self.programme,
-            "destination_country": self.destination_country,
-            "stage": self.stage,
-            "status": self.status,
-            "decision": self.decision,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-        }
+        return json_ready(self)

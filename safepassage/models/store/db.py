@@ -97,10 +97,12 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (a no-op when it is there already)."""
     if _current_heads(engine) == script_heads():
         return
-    from alembic import command
-    from alembic.config import Config
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
+    # Alembic is imported only when a migration is due: every flow-run process opens the store,
+    # and on an up-to-date schema (every time but the first) it would import it for nothing.
+    from alembic import command  # noqa: PLC0415 - see above
+    from alembic.config import Config  # noqa: PLC0415 - see above
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415 - see above
+    from alembic.script import ScriptDirectory  # noqa: PLC0415 - see above
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -159,6 +161,22 @@ def open_store(
     return store
 
 
+@contextlib.contextmanager
+def opened_store(settings: Settings | None = None) -> Iterator[Store]:
+    """Open the configured case store for one use; close its connections afterwards."""
+    store = open_store(settings or get_settings())
+    try:
+        yield store
+    finally:
+        store.dispose()
+
+
+@functools.cache
+def process_store() -> Store:
+    """Return this process's case store, opened once (a flow-run process lives for one run)."""
+    return open_store()
+
+
 def _bind_master_key(store: Store) -> None:
     """Record the master key's id on first use and refuse a different key later.
 
@@ -176,11 +194,6 @@ def _bind_master_key(store: Store) -> None:
                 "the master key does not match the one this case store was created with: "
                 "set SAFEPASSAGE_MASTER_KEY (or restore the key file) to the store's key"
             )
-
-
-def table_names(engine: Engine) -> list[str]:
-    """Return the tables in the database (used by tests and `doctor`-style checks)."""
-    return sorted(inspect(engine).get_table_names())
 
 
 def chain_head(session: Session) -> ChainHead:

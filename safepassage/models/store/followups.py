@@ -23,6 +23,7 @@ from safepassage.models.followup_plan import (
     is_overdue,
     report_by,
 )
+from safepassage.models.json_ready import json_ready
 from safepassage.models.store.events import append_event
 from safepassage.models.store.orm import Case, CheckpointAnswer, FollowUp
 from safepassage.models.vocabulary import FINAL_STAGES
@@ -273,18 +274,7 @@ class FollowUpView:
 
     def as_dict(self) -> dict[str, Any]:
         """Return the view as JSON-ready values."""
-        return {
-            "reference": self.reference,
-            "programme": self.programme,
-            "number": self.number,
-            "due_on": self.due_on.isoformat(),
-            "report_by": self.report_by.isoformat(),
-            "state": self.state.value,
-            "scheduled_for": self.scheduled_for.isoformat() if self.scheduled_for else None,
-            "flow_run_id": self.flow_run_id,
-            "reported_at": self.reported_at.isoformat() if self.reported_at else None,
-            "risk_raised": self.risk_raised,
-        }
+        return json_ready(self)
 
 
 def list_followups(

@@ -72,12 +72,6 @@ def record_action(
     return True
 
 
-def count_actions(session: Session, case: Case, action: str) -> int:
-    """Return how many attempts of an action were done (bookings, for example)."""
-    query = select(func.count()).where(CaseAction.case_id == case.id, CaseAction.action == action)
-    return session.scalar(query) or 0
-
-
 def set_stage(
     session: Session,
     case: Case,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -15,10 +14,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from safepassage.deployments.environment import SERVER_FILE, ServerAddress, healthy
-from safepassage.deployments.serve import RETURN_CASE
+from safepassage.deployments.process_group import stop_group
 from safepassage.deployments.server_process import AdoptedServer
 from safepassage.models.errors import ConfigurationError
+from safepassage.orchestration.catalog import RETURN_CASE
+from safepassage.orchestration.connection import SERVER_FILE, ServerAddress, healthy
 
 READY_TIMEOUT_SECONDS = 180.0
 
@@ -44,7 +44,8 @@ def deployment_ready(api_url: str, since: dt.datetime) -> bool:
     runner (nor recorded its server) yet.
     """
     try:
-        with urllib.request.urlopen(f"{api_url}/deployments/name/{RETURN_CASE}", timeout=2) as r:  # noqa: S310 - our own server
+        url = f"{api_url}/deployments/name/{RETURN_CASE.full_name}"
+        with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - our own server
             polled = json.loads(r.read()).get("last_polled")
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -97,13 +98,7 @@ class BackgroundServe:
         own: the server's pid recorded in SAFEPASSAGE_HOME is stopped here instead.
         """
         server = self._recorded_server()
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=timeout)
+        stop_group(self.process, timeout=timeout)
         if server is not None:
             server.stop()
 

@@ -3,7 +3,11 @@
 `safepassage serve` starts a Prefect server on the embedded default (its database under
 SAFEPASSAGE_HOME) unless PREFECT_API_URL names one, and records the address in
 SAFEPASSAGE_HOME/server.json; the other commands read it, so they talk to the same server.
-Nothing here imports prefect: the environment must be set before prefect reads its settings.
+
+Prefect builds its settings from the environment once, when it is first imported. Whatever is
+set here is applied to an already-imported prefect too (`apply_to_prefect`), so the order of
+imports never decides which server a command talks to. This module does not import prefect
+itself: a command that never talks to a server does not pay for importing it.
 """
 
 from __future__ import annotations
@@ -64,8 +68,34 @@ def prefect_environment(settings: Settings) -> dict[str, str]:
 
 
 def apply_prefect_environment(settings: Settings) -> None:
-    """Put SafePassage's Prefect settings into this process's environment (before prefect runs)."""
-    os.environ.update(prefect_environment(settings))
+    """Put SafePassage's Prefect settings into this process's environment, and into prefect's.
+
+    Prefect creates its home when it reads its settings, but not the folders above it: they
+    are made here (private to the user), so that an import of prefect finds them.
+    """
+    environment = prefect_environment(settings)
+    os.environ.update(environment)
+    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    Path(environment["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True, mode=0o700)
+    apply_to_prefect()
+
+
+def use_api(api_url: str) -> None:
+    """Point this process's Prefect client at `api_url` (prefect loaded yet or not)."""
+    os.environ["PREFECT_API_URL"] = api_url
+    apply_to_prefect()
+
+
+def apply_to_prefect() -> None:
+    """Make an already-imported prefect read the environment again; else it will on import.
+
+    Prefect's root settings context is built once, at import; `refresh_global_settings_context`
+    rebuilds it. A settings context a caller entered itself (a test's `temporary_settings`)
+    still wins, as it should.
+    """
+    context = sys.modules.get("prefect.context")
+    if context is not None:
+        context.refresh_global_settings_context()
 
 
 def server_file(settings: Settings) -> Path:
@@ -104,7 +134,7 @@ def forget_server(settings: Settings, address: ServerAddress) -> None:
         return
 
 
-def healthy(api_url: str, *, timeout: float = 2.0) -> bool:
+def healthy(api_url: str, *, timeout: float = 5.0) -> bool:
     """Return whether a Prefect API answers its health check."""
     try:
         with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:  # noqa: S310 - our own server's http URL
@@ -122,11 +152,8 @@ def connect(settings: Settings) -> ServerAddress:
     """Find the running server (PREFECT_API_URL, else the one `serve` recorded) and use it.
 
     Raises ConfigurationError saying to start `safepassage serve` when none answers: a
-    throwaway in-process server would lose the run the moment the command exits. Call it
-    before importing prefect, which reads its settings from the environment once.
+    throwaway in-process server would lose the run the moment the command exits.
     """
-    if "prefect.settings" in sys.modules and not os.environ.get("PREFECT_API_URL"):
-        raise RuntimeError("connect() must run before prefect is imported")
     apply_prefect_environment(settings)
     api_url = os.environ.get("PREFECT_API_URL")
     source = "PREFECT_API_URL"
@@ -146,5 +173,5 @@ def connect(settings: Settings) -> ServerAddress:
             f"the Prefect server at {api_url} (from {source}) does not answer: start "
             "`safepassage serve`"
         )
-    os.environ["PREFECT_API_URL"] = api_url
+    use_api(api_url)
     return ServerAddress(api_url=api_url, ui_url=ui_url_for(api_url))

@@ -1,6 +1,6 @@
 """Follow-up runs in Prefect: the reconcile's `FollowUpRuns`, and which run waits for a report.
 
-Call `environment.connect` first (or run inside a flow run, which has its server's address).
+Call `connection.connect` first (or run inside a flow run, which has its server's address).
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled, Scheduled
 
-from safepassage.deployments.runs import RunStatus, run_status
-from safepassage.tasks.followup_schedule import RunInfo, RunSpec
+from safepassage.models.followup_reconcile import RunInfo, RunSpec
+from safepassage.orchestration.catalog import REINTEGRATION_FOLLOWUP
+from safepassage.orchestration.runs import RunStatus, run_status
 
-FOLLOWUP = "reintegration-followup/reintegration-followup"
-FOLLOWUP_SCHEDULER = "followup-scheduler/followup-scheduler"
 #: Runs read per request when looking up which exist.
 PAGE = 200
 
@@ -45,7 +44,7 @@ def _info(run: FlowRun) -> RunInfo:
 class PrefectFollowUpRuns:
     """Follow-up runs of the `reintegration-followup` deployment on the Prefect server."""
 
-    def __init__(self, deployment_name: str = FOLLOWUP) -> None:
+    def __init__(self, deployment_name: str = REINTEGRATION_FOLLOWUP.full_name) -> None:
         self._deployment_name = deployment_name
         self._deployment: tuple[UUID, list[str]] | None = None
 

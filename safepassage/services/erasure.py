@@ -10,47 +10,38 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from safepassage.deployments.environment import connect
-from safepassage.deployments.operations import reason_text
+from safepassage.models.clock import utcnow
 from safepassage.models.errors import ConfigurationError
 from safepassage.models.settings import get_settings
 from safepassage.models.store.cases import get_case
-from safepassage.models.store.db import Store, open_store
+from safepassage.models.store.db import Store, opened_store
 from safepassage.models.store.erasure import check_erasable, erase_case
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from safepassage.orchestration.connection import connect
+from safepassage.services.interventions import reason_text
+from safepassage.tasks.erasure import purge_and_record, sweep
 
 
 def check_request(reference: str, *, force: bool, reason: str | None) -> None:
     """Refuse, before the confirmation prompt, what `erase` would refuse anyway."""
     text = reason_text(reason) if reason is not None else None
-    store = open_store(get_settings())
-    try:
-        with store.transaction() as session:
-            check_erasable(get_case(session, reference), force=force, reason=text)
-    finally:
-        store.dispose()
+    with opened_store() as store, store.transaction() as session:
+        check_erasable(get_case(session, reference), force=force, reason=text)
 
 
 def erase(reference: str, *, actor: str, force: bool, reason: str | None) -> dict[str, Any]:
     """Erase the case (idempotent) and remove it from Prefect if the server answers."""
     text = reason_text(reason) if reason is not None else None
-    store = open_store(get_settings())
-    try:
+    with opened_store() as store:
         with store.transaction() as session:
             case = get_case(session, reference, lock=True)
             erasure = erase_case(
-                session, store.master_key, case, actor=actor, now=_now(), force=force, reason=text
+                session, store.master_key, case, actor=actor, now=utcnow(), force=force, reason=text
             )
             purged_at = case.prefect_purged_at
         result: dict[str, Any] = {
             **erasure.as_dict(),
             "prefect": _purge(store, reference, purged_at),
         }
-    finally:
-        store.dispose()
     return result
 
 
@@ -58,11 +49,9 @@ def _purge(store: Store, reference: str, purged_at: dt.datetime | None) -> dict[
     if purged_at is not None:
         return {"removed": True, "at": purged_at.isoformat()}
     try:
-        connect(get_settings())  # before prefect is imported: it reads its settings once
+        connect(get_settings())
     except ConfigurationError as exc:
         return {"removed": False, "why": str(exc)}
-    from safepassage.tasks.erasure import purge_and_record
-
     return {"removed": True, **purge_and_record(store, reference).model_dump(exclude={"reference"})}
 
 
@@ -73,15 +62,10 @@ def retention_now() -> dict[str, Any]:
     removed by the next sweep that can reach it.
     """
     try:
-        connect(get_settings())  # before prefect is imported: it reads its settings once
+        connect(get_settings())
         reachable = True
     except ConfigurationError:
         reachable = False
-    from safepassage.tasks.erasure import sweep
-
-    store = open_store(get_settings())
-    try:
+    with opened_store() as store:
         result = sweep(store, actor="retention (command line)", purge=reachable)
-    finally:
-        store.dispose()
     return {**result.model_dump(), "prefect_reachable": reachable}

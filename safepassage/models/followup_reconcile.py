@@ -7,8 +7,10 @@ follow-up and generation, so none is created twice), a moved one is rescheduled,
 (or a whole replaced Prefect database) is recreated, and the follow-ups of an ended case are
 stopped. A report window that passed is escalated once (the ledger's `followup-overdue`).
 
-Plain Python with an injected clock and a small `FollowUpRuns` interface, so the logic is
-tested without a server; deployments/followup_runs.py is the Prefect implementation.
+Plain Python with an injected clock, a small `FollowUpRuns` interface and an `Escalate`
+callback, so the logic is tested without a server and this module sends nothing itself:
+orchestration/followup_runs.py is the Prefect implementation of the runs, and
+tasks/followups.py's `escalate_overdue` queues the notice in the escalation's transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from safepassage.models.crypto import MasterKey
 from safepassage.models.followup_plan import is_overdue, run_time
 from safepassage.models.store.db import Store
 from safepassage.models.store.followups import (
@@ -31,7 +34,6 @@ from safepassage.models.store.followups import (
 )
 from safepassage.models.store.orm import Case, FollowUp
 from safepassage.models.store.workflow import record_action
-from safepassage.notifications import Event, queue_notifications
 
 logger = logging.getLogger("safepassage.followups")
 
@@ -82,6 +84,23 @@ class FollowUpRuns(Protocol):
 
     def cancel(self, run_id: str) -> None:
         """Cancel a run that started (a suspended one waiting for a report, say)."""
+        ...
+
+
+class Escalate(Protocol):
+    """Queue the notice of an overdue report, in the transaction that records the escalation."""
+
+    def __call__(
+        self,
+        session: Session,
+        master_key: MasterKey,
+        case: Case,
+        *,
+        number: int,
+        due_on: dt.date,
+        now: dt.datetime,
+    ) -> None:
+        """Queue the notice (the reconcile records the escalation itself, once)."""
         ...
 
 
@@ -139,6 +158,7 @@ def reconcile(
     *,
     now: dt.datetime,
     horizon_days: int,
+    escalate: Escalate,
     hour_utc: int = 9,
     reference: str | None = None,
     compressed: bool = False,
@@ -160,7 +180,10 @@ def reconcile(
             session, through=through, reference=reference, whole_case=compressed
         )
         report.examined = len(rows)
-        rows = [_settle(session, store, row, today=today, now=now, report=report) for row in rows]
+        rows = [
+            _settle(session, store, row, today=today, now=now, report=report, escalate=escalate)
+            for row in rows
+        ]
     existing = runs.find([row.flow_run_id for row in rows if row.flow_run_id])
     changes: list[_RunChange] = []
     for row in rows:
@@ -188,6 +211,7 @@ def _settle(
     today: dt.date,
     now: dt.datetime,
     report: ReconcileReport,
+    escalate: Escalate,
 ) -> PendingFollowUp:
     """Apply what needs no Prefect: stop the follow-ups of ended cases, escalate overdue ones.
 
@@ -211,16 +235,7 @@ def _settle(
         detail={"follow_up": row.number},
     )
     if escalated:
-        facts = {"follow_up": str(row.number), "due_on": row.due_on.isoformat()}
-        queue_notifications(
-            session,
-            store.master_key,
-            case,
-            Event.FOLLOWUP_OVERDUE,
-            attempt=str(row.number),
-            facts=facts,
-            now=now,
-        )
+        escalate(session, store.master_key, case, number=row.number, due_on=row.due_on, now=now)
         report.escalated.append((row.reference, row.number))
     _set_state(session, row, FollowUpState.OVERDUE, now=now)
     return row._replace(state=FollowUpState.OVERDUE.value)

@@ -1,11 +1,11 @@
-"""Talk to the Prefect server about a case's run: start it, read where it waits, resume it.
+"""Talk to the Prefect server about a case's runs: start, read where one waits, resume, cancel.
 
-Used by the CLI (and the demo and tests through it). Call `environment.connect` first.
+Used by the services (and through them the CLI, the demo and tests) after `connection.connect`,
+and by tasks inside a flow run, which knows its server's address already.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -13,14 +13,19 @@ from uuid import UUID
 
 import httpx
 from prefect import get_client
-from prefect.client.schemas.objects import StateType
-from prefect.exceptions import PrefectHTTPStatusError
+from prefect.client.schemas.objects import State, StateType
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+from prefect.states import Cancelling
 
-from safepassage.deployments.serve import RETURN_CASE
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.errors import CaseStateError, SafePassageError
+from safepassage.orchestration.catalog import RETURN_CASE
+from safepassage.orchestration.pause_key import PauseKey
 
-_PAUSE_KEY = re.compile(r"^(?P<checkpoint>[a-z-]+?)-(?P<attempt>\d+)(?:-r\d+)?$")
+#: A flow run in one of these states runs no more code of its own.
+FINAL_RUN_STATES = frozenset(
+    {StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED}
+)
 #: The SQLite-backed server answers 503 ("database is locked") under bursts: retry those.
 TRANSIENT_STATUS = {429, 502, 503, 504}
 RESUME_TRIES = 6
@@ -53,7 +58,7 @@ def start_run(deployment_name: str, reference: str, *, name: str, tags: list[str
 def start_case_run(reference: str, programme: str, country: str) -> str:
     """Create the case's return-case run (once per case); return its id."""
     return start_run(
-        RETURN_CASE,
+        RETURN_CASE.full_name,
         reference,
         name=f"return-{reference}",
         tags=case_run_tags(programme, country),
@@ -88,17 +93,6 @@ class RunStatus:
     pause_key: str | None
 
 
-def parse_pause_key(key: str) -> tuple[Checkpoint, int] | None:
-    """Return the checkpoint and attempt a suspend key names (`ticket-2-r1` -> ticket, 2)."""
-    match = _PAUSE_KEY.match(key)
-    if match is None:
-        return None
-    try:
-        return Checkpoint(match["checkpoint"]), int(match["attempt"])
-    except ValueError:
-        return None
-
-
 def run_status(flow_run_id: str) -> RunStatus:
     """Read the run's state; `waiting_for` only once it is suspended and its form is stored."""
     with get_client(sync_client=True) as client:
@@ -107,22 +101,24 @@ def run_status(flow_run_id: str) -> RunStatus:
         if state is None:
             return RunStatus("PENDING", "Pending", None, None, None)
         key = state.state_details.pause_key
-        parsed = parse_pause_key(key) if key else None
+        parsed = PauseKey.parse(key) if key else None
         waiting = None
         if state.type == StateType.PAUSED and state.name == "Suspended" and parsed:
             # The server marks the run suspended a moment before the flow stores its form;
             # a resume in between is refused, so report waiting only once the form is there.
-            schema_key = f"suspended-{key}-schema"
             inputs = client.filter_flow_run_input(
-                UUID(flow_run_id), key_prefix=schema_key, limit=1, exclude_keys=set()
+                UUID(flow_run_id),
+                key_prefix=parsed.input_key("schema"),
+                limit=1,
+                exclude_keys=set(),
             )
             if inputs:
-                waiting = parsed[0]
+                waiting = parsed.checkpoint
         return RunStatus(
             state.type.value,
             state.name or state.type.value,
             waiting,
-            parsed[1] if parsed and waiting else None,
+            parsed.attempt if parsed and waiting else None,
             key,
         )
 
@@ -176,3 +172,33 @@ def _moved_on(client: Any, run_id: UUID, pause_key: str) -> bool:
         return False
     suspended_here = state.type == StateType.PAUSED and state.state_details.pause_key == pause_key
     return not suspended_here
+
+
+def run_has_ended(flow_run_id: str) -> bool:
+    """Return whether a run runs no more code of its own (deleted from Prefect counts too)."""
+    with get_client(sync_client=True) as client:
+        try:
+            state = client.read_flow_run(UUID(flow_run_id)).state
+        except ObjectNotFound:  # deleted from Prefect: nothing runs it any more
+            return True
+    return state is not None and state.type in FINAL_RUN_STATES
+
+
+def cancel_and_wait(run_id: UUID, message: str, *, timeout: float) -> State[Any] | None:
+    """Cancel a flow run unless it has ended, wait until it has; return its last state.
+
+    A suspended or scheduled run goes straight to Cancelled (Prefect's orchestration rules do
+    that, so the request is not forced); a running one is stopped by the runner or worker that
+    started it, which can take a few seconds.
+    """
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(run_id).state
+        if state is not None and state.type not in FINAL_RUN_STATES:
+            client.set_flow_run_state(run_id, Cancelling(message=message))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = client.read_flow_run(run_id).state
+            if state is None or state.type in FINAL_RUN_STATES:
+                break
+            time.sleep(0.5)
+    return state

@@ -1,24 +1,19 @@
-"""The operations behind `safepassage followups reconcile` and `arrival`, and the demo's clock.
-
-Like operations.py, each opens the case store and talks to the Prefect server; prefect is
-imported after `environment.connect` has put the server's address in the environment.
-"""
+"""Follow-ups: reconcile their runs now (and the demo's compressed clock), correct an arrival."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from safepassage.deployments.environment import connect
+from safepassage.models.clock import utcnow
 from safepassage.models.errors import ConfigurationError
 from safepassage.models.settings import get_settings
 from safepassage.models.store.cases import get_case
-from safepassage.models.store.db import open_store
+from safepassage.models.store.db import opened_store
 from safepassage.models.store.followups import correct_arrival
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from safepassage.orchestration.connection import connect
+from safepassage.orchestration.followup_runs import PrefectFollowUpRuns
+from safepassage.tasks.followups import reconcile_now
 
 
 def reconcile_followups_now(
@@ -29,20 +24,14 @@ def reconcile_followups_now(
     `compressed` is the demo's compressed clock: the case's pending follow-ups are scheduled
     for now rather than months after arrival. Never use it on a real case.
     """
-    connect(get_settings())  # before prefect is imported: it reads its settings once
-    from safepassage.deployments.followup_runs import PrefectFollowUpRuns
-    from safepassage.tasks.followups import reconcile_now
-
-    store = open_store(get_settings())
-    try:
+    connect(get_settings())
+    with opened_store() as store:
         if reference is not None:
             with store.transaction() as session:
                 get_case(session, reference)  # CaseNotFound before anything is scheduled
         report = reconcile_now(
-            store, PrefectFollowUpRuns(), at=_now(), reference=reference, compressed=compressed
+            store, PrefectFollowUpRuns(), at=utcnow(), reference=reference, compressed=compressed
         )
-    finally:
-        store.dispose()
     return report.as_dict()
 
 
@@ -52,18 +41,14 @@ def correct_arrival_date(reference: str, arrived_on: dt.date, *, actor: str) -> 
     The store is changed first and alone decides; if no server answers, the daily
     `followup-scheduler` moves the runs (the result says so).
     """
-    store = open_store(get_settings())
-    try:
-        with store.transaction() as session:
-            case = get_case(session, reference)
-            moved = correct_arrival(session, case, arrived_on, actor=actor, now=_now())
-            result: dict[str, Any] = {
-                "reference": reference,
-                "arrived_on": arrived_on.isoformat(),
-                "moved": [{"number": r.number, "due_on": r.due_on.isoformat()} for r in moved],
-            }
-    finally:
-        store.dispose()
+    with opened_store() as store, store.transaction() as session:
+        case = get_case(session, reference)
+        moved = correct_arrival(session, case, arrived_on, actor=actor, now=utcnow())
+        result: dict[str, Any] = {
+            "reference": reference,
+            "arrived_on": arrived_on.isoformat(),
+            "moved": [{"number": r.number, "due_on": r.due_on.isoformat()} for r in moved],
+        }
     try:
         result["runs"] = reconcile_followups_now(reference)
     except ConfigurationError:  # no server: the store holds the new plan; the scheduler follows

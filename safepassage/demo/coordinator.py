@@ -11,15 +11,16 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
-from safepassage.deployments.operations import answer_checkpoint, case_status, withdraw
-from safepassage.deployments.sample_answers import Scenario, sample_answer
+from safepassage.demo.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.vocabulary import FINAL_STAGES, Stage
+from safepassage.services.checkpoints import answer_checkpoint, case_status
+from safepassage.services.followups import reconcile_followups_now
+from safepassage.services.interventions import withdraw
 
 #: Stages at which the return is over for the coordinator (follow-ups come months later).
 RETURNED = frozenset({s.value for s in FINAL_STAGES} | {Stage.REINTEGRATION.value})
 #: Stages after which nothing more happens to a case (follow-ups included).
-ENDED = frozenset(s.value for s in FINAL_STAGES)
 ENDED = frozenset(s.value for s in FINAL_STAGES)
 #: Run states that need a person: reported, not waited on.
 BROKEN = frozenset({"Failed", "Crashed", "Cancelled"})
@@ -117,8 +118,6 @@ def play_followups(
     For the demo: the follow-ups, due months after arrival, are scheduled for now (clearly not
     how a real case runs), so the whole cycle down to `closed` takes minutes.
     """
-    from safepassage.deployments.followup_operations import reconcile_followups_now
-
     runs = reconcile_followups_now(case.reference, compressed=True)
     started = runs["created"] + runs["rescheduled"] + runs["recreated"]
     report(

@@ -1,40 +1,27 @@
-"""The coordinator's view of a case in the Prefect UI: a stage tag, a timeline, a progress bar.
+"""The coordinator's view of a case: its stage timeline, checkpoints and progress, as data.
 
-`show_case` reads the case store's clear columns and event log (it never decrypts anything),
-then, on the case's flow run: replaces the `stage:` tag (the API replaces a run's whole tag list,
-so the others are kept), and keeps one Markdown artifact `case-<reference>` (stage timeline,
-checkpoints, what the case waits for and since when) and one progress artifact
-`case-<reference>-progress`.
-
-It runs before every suspend (flows/ask.py), when a return-case run ends, and after each
-stage of the other flows (withdrawal, follow-ups: tasks/runtime.deliver_now). The flow body
-re-executes from the top on each resume, so the same view is published again and again:
-each artifact is updated in place on its run, and only when its content changed (the text
-holds absolute times only, never "3 days ago"), so a replay costs two reads. It is best
-effort: a view that fails to publish is logged and never fails a stage.
+`read_view` derives it from the case store's clear columns and event log (it never decrypts
+anything), so it holds pseudonymous facts and absolute times only, never "3 days ago": the
+same case gives the same text until something happens. orchestration/case_view.py publishes
+it on the case's flow run in the Prefect UI (a `stage:` tag, a Markdown and a progress
+artifact).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from safepassage.models.checkpoints import Checkpoint
-from safepassage.models.settings import get_settings
-from safepassage.models.sla import FROM_BOOKED_DEPARTURE, Limits, describe_limit, limits
+from safepassage.models.sla import FROM_BOOKED_DEPARTURE, Limits, describe_limit
 from safepassage.models.store.cases import get_case
 from safepassage.models.store.events import case_events
 from safepassage.models.store.orm import Case, OutboxItem
 from safepassage.models.vocabulary import FINAL_STAGES, Stage
-from safepassage.tasks.runtime import case_store
-
-logger = logging.getLogger("safepassage.tasks.case_view")
 
 #: The way a case goes, start to end; the progress bar is the position on it.
 PATH = [
@@ -260,86 +247,3 @@ def _limit_of(case: Case, rules: Limits) -> tuple[str | None, dt.datetime | None
 def _failed(session: Session, case: Case) -> int:
     query = select(func.count()).where(OutboxItem.case_id == case.id, OutboxItem.state == "failed")
     return session.scalar(query) or 0
-
-
-# -- publishing on the run -------------------------------------------------------------------------
-
-
-def _run_to_show(case_run_id: str | None) -> UUID | None:
-    """Return the run to publish on: the case's own, else the current one; None outside a run."""
-    from prefect.context import FlowRunContext, TaskRunContext
-    from prefect.runtime import flow_run
-
-    # Outside a flow or task run (a stage task called as a plain function in tests, say) there
-    # is no server to publish to, and a client would start a throwaway one.
-    if FlowRunContext.get() is None and TaskRunContext.get() is None:
-        return None
-    # The case's own run, even from another flow (a withdrawal) that acts on the case.
-    run_id = case_run_id or flow_run.id
-    return UUID(run_id) if run_id else None
-
-
-def show_case(reference: str) -> None:
-    """Publish the case's tags and artifacts on its run, if changed; log, never raise, a failure.
-
-    The view is derived and published again at the next stage, so a failure costs nothing but
-    staleness; failing the stage for it would stop a person's return over a display.
-    """
-    try:
-        store = case_store()
-        with store.transaction() as session:
-            view = read_view(session, reference, limits=limits(get_settings()))
-            run_id = _run_to_show(get_case(session, reference).flow_run_id)
-        if run_id is not None:
-            publish(view, run_id)
-    except Exception as exc:
-        logger.warning("view of %s not published: %s", reference, type(exc).__name__)
-
-
-def publish(view: CaseView, run_id: UUID) -> None:
-    """Set the run's stage tag and keep its two artifacts current (two reads when unchanged)."""
-    from prefect import get_client
-    from prefect.client.schemas.actions import ArtifactCreate, ArtifactUpdate
-    from prefect.client.schemas.filters import (
-        ArtifactFilter,
-        ArtifactFilterFlowRunId,
-        ArtifactFilterKey,
-    )
-    from prefect.client.schemas.objects import Artifact
-    from prefect.client.schemas.sorting import ArtifactSort
-
-    wanted: dict[str, tuple[str, Any, str]] = {
-        artifact_key(view.reference): (
-            "markdown",
-            view.markdown(),
-            f"Case {view.reference}: stage timeline and what it waits for (no personal data).",
-        ),
-        progress_key(view.reference): ("progress", view.progress, view.progress_text),
-    }
-    with get_client(sync_client=True) as client:
-        tags = list(client.read_flow_run(run_id).tags)
-        new_tags = stage_tags(tags, view.stage)
-        if new_tags != tags:
-            client.update_flow_run(run_id, tags=new_tags)
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=list(wanted)),
-                flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]),
-            ),
-            sort=ArtifactSort.CREATED_DESC,
-        )
-        latest: dict[str | None, Artifact] = {}
-        for artifact in found:  # newest first: keep one per key
-            latest.setdefault(artifact.key, artifact)
-        for key, (kind, data, description) in wanted.items():
-            existing = latest.get(key)
-            if existing is None:
-                client.create_artifact(
-                    ArtifactCreate(
-                        key=key, type=kind, data=data, description=description, flow_run_id=run_id
-                    )
-                )
-            elif existing.data != data or existing.description != description:
-                client.update_artifact(
-                    existing.id, ArtifactUpdate(data=data, description=description)
-                )

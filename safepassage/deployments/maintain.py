@@ -12,27 +12,15 @@ import logging
 import os
 import threading
 
-from safepassage.deployments.environment import apply_prefect_environment, healthy
+from safepassage.deployments.recovery import OrphanReaper, reschedule_orphans
 from safepassage.models.errors import ConfigurationError
 from safepassage.models.settings import Settings
 from safepassage.models.store.db import open_store
 from safepassage.notifications import OutboxDrainer, load_targets
+from safepassage.orchestration import catalog
+from safepassage.orchestration.connection import apply_prefect_environment, healthy
 
 logger = logging.getLogger("safepassage.maintain")
-
-#: Every deployment of prefect.yaml, as `flow/deployment` (each is named after its flow).
-WORK_POOL_DEPLOYMENTS = tuple(
-    f"{name}/{name}"
-    for name in (
-        "return-case",
-        "withdraw-case",
-        "reintegration-followup",
-        "followup-scheduler",
-        "deliver-notifications",
-        "case-report",
-        "retention",
-    )
-)
 
 
 def maintain(settings: Settings, *, stop: threading.Event | None = None) -> None:
@@ -44,13 +32,13 @@ def maintain(settings: Settings, *, stop: threading.Event | None = None) -> None
         raise ConfigurationError(f"PREFECT_API_URL={api_url} does not answer")
     load_targets(settings)
     apply_prefect_environment(settings)
-    from safepassage.deployments.recovery import OrphanReaper, reschedule_orphans
-
     store = open_store(settings)
     drainer = OutboxDrainer(store, settings=settings)
     reaper = OrphanReaper(
         lambda: reschedule_orphans(
-            api_url, list(WORK_POOL_DEPLOYMENTS), after=settings.orphan_after_seconds
+            api_url,
+            [spec.full_name for spec in catalog.DEPLOYMENTS],
+            after=settings.orphan_after_seconds,
         ),
         interval=settings.reaper_interval_seconds,
     )
