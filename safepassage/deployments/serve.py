@@ -86,12 +86,18 @@ def _external_address() -> ServerAddress:
 def _server_for(
     settings: Settings, *, host: str, port: int
 ) -> ServerProcess | AdoptedServer | None:
-    """Return the embedded server to use: none with PREFECT_API_URL, an orphan, or a new one."""
-    if os.environ.get("PREFECT_API_URL"):
-        return None
+    """Return the embedded server to use: an orphan, none with PREFECT_API_URL, or a new one.
+
+    A server a killed `serve` left running (recorded in SAFEPASSAGE_HOME) is adopted and
+    stopped on the way out, also when PREFECT_API_URL names that same server: otherwise it
+    would be taken for an external one, and its pid forgotten.
+    """
+    external = os.environ.get("PREFECT_API_URL")
     recorded = recorded_server(settings)
-    if recorded is not None:  # left running by a `serve` that was killed: carry on with it
+    if recorded is not None and external in (None, "", recorded[0].api_url):
         return AdoptedServer(*recorded)
+    if external:
+        return None
     log_path = prefect_home(settings) / "server.log"
     return ServerProcess.start(host=host, port=port, log_path=log_path)
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from uuid import UUID
 
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from sqlalchemy import select
 
 from safepassage.demo.coordinator import FollowedCase
@@ -90,3 +93,14 @@ def received_texts(world: World, tag: str, reference: str) -> list[str]:
             if reference in str(m["Subject"])
         ]
     return [r.text for r in world.http.at(f"/{tag}") if reference in r.text]
+
+
+def task_running(flow_run_id: str, task_name: str) -> bool:
+    """Return whether a task of the flow run named `task_name` is running right now."""
+    with get_client(sync_client=True) as client:
+        tasks = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)]))
+        )
+    return any(
+        t.name.startswith(task_name) and t.state is not None and t.state.is_running() for t in tasks
+    )

@@ -11,25 +11,23 @@ import json
 import os
 import signal
 import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID
 
 import pytest
 from prefect import get_client
-from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from safepassage.demo.background import BackgroundServe, free_port
 from safepassage.demo.coordinator import play
 from safepassage.demo.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint
-from safepassage.models.settings import get_settings
-from safepassage.notifications import clear_targets_cache
 from safepassage.orchestration.runs import run_status
 from safepassage.services.checkpoints import answer_checkpoint, case_status
-from tests.flows.helpers import actions, event_kinds, take
+from tests.conftest import pointed_at
+from tests.flows.helpers import actions, event_kinds, take, task_running
 from tests.flows.test_return_case import MISSION_PATH
+from tests.waiting import eventually
 
 
 def _descendants(pid: int) -> list[int]:
@@ -56,9 +54,16 @@ class Crashable:
         self.serving = self._start(1)
 
     def _start(self, generation: int) -> BackgroundServe:
-        return BackgroundServe.start(
-            port=self.port, log_path=self.home / f"serve-{generation}.log", env=self.env
-        )
+        # The restart happens while this test points at the server (PREFECT_API_URL set): a
+        # `serve` started with it would take the server for an external one. And results go
+        # under this test's PREFECT_HOME, not where an earlier `connect()` in this process left
+        # PREFECT_RESULTS_LOCAL_STORAGE_PATH.
+        with pytest.MonkeyPatch.context() as patch:
+            for name in ("PREFECT_API_URL", "PREFECT_RESULTS_LOCAL_STORAGE_PATH"):
+                patch.delenv(name, raising=False)
+            return BackgroundServe.start(
+                port=self.port, log_path=self.home / f"serve-{generation}.log", env=self.env
+            )
 
     def kill_serve_and_its_runs(self, server_pid: int) -> list[int]:
         """SIGKILL `serve` and every process under it but the Prefect server (it lives on)."""
@@ -86,20 +91,29 @@ def crashable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Crash
         "PREFECT_HOME": str(home / "prefect"),
     }
     world = Crashable(home, env, free_port())
-    for name in list(os.environ):
-        if name.startswith("SAFEPASSAGE_") and not name.startswith("SAFEPASSAGE_TEST_"):
-            monkeypatch.delenv(name)
-    for name, value in {**env, "PREFECT_API_URL": world.serving.api_url}.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    clear_targets_cache()
     try:
-        with temporary_settings(updates={PREFECT_API_URL: world.serving.api_url}):
+        with pointed_at(env, world.serving.api_url, monkeypatch):
             yield world
     finally:
         world.serving.stop()  # stops the adopted server too
-        get_settings.cache_clear()
-        clear_targets_cache()
+        _kill_leftovers(env["PREFECT_HOME"])
+
+
+def _kill_leftovers(prefect_home: str) -> None:
+    """Kill any process of this test's Prefect home still alive (a server that outlived stop).
+
+    Only this test's own processes can match: every other `serve` of the session is started
+    with its own PREFECT_HOME, which its server and flow-run processes inherit.
+    """
+    needle = f"\0PREFECT_HOME={prefect_home}\0".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in b"\0" + (entry / "environ").read_bytes():
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            continue
 
 
 def test_a_case_killed_between_checkpoints_completes_after_a_restart_with_nothing_twice(
@@ -118,8 +132,13 @@ def test_a_case_killed_between_checkpoints_completes_after_a_restart_with_nothin
     lock = sqlite3.connect(crashable.home / "safepassage.db", isolation_level=None, timeout=30)
     lock.execute("BEGIN IMMEDIATE")
     try:
-        _wait_for(lambda: run_status(flow_run_id).state_name == "Running", "the run to start")
-        time.sleep(3)
+        # Its first stage takes the case's row lock first thing: once that stage runs, it waits
+        # for the store inside its transaction, and that is where the kill must find it.
+        eventually(
+            lambda: task_running(flow_run_id, "claim_case_run"),
+            timeout=60,
+            what="the resumed run's first stage to wait for the store",
+        )
         killed = crashable.kill_serve_and_its_runs(server_pid)
     finally:
         lock.execute("ROLLBACK")
@@ -151,12 +170,3 @@ def test_a_case_killed_between_checkpoints_completes_after_a_restart_with_nothin
     with get_client(sync_client=True) as client:
         states = client.read_flow_run_states(UUID(flow_run_id))
     assert any("restarted by the reaper" in (s.message or "") for s in states)
-
-
-def _wait_for(check: object, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(check) and check():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")

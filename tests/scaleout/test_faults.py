@@ -32,7 +32,7 @@ from safepassage.orchestration.runs import run_status
 from safepassage.services.checkpoints import answer_checkpoint
 from tests.cli.helpers import run_cli
 from tests.factories import intake_json
-from tests.flows.helpers import actions, take
+from tests.flows.helpers import actions, take, task_running
 from tests.receivers import HttpReceiver
 from tests.scaleout.conftest import OfficeWorld
 from tests.waiting import eventually
@@ -101,18 +101,6 @@ def test_two_workers_share_a_burst_and_a_second_run_of_a_case_does_nothing(
         assert status.state_name == "Cancelled"
     logs = [(at_office.office.root / f"worker-{n}.log").read_text() for n in (1, 2)]
     assert all("flow run" in log.lower() for log in logs)  # both workers took runs
-
-
-def _task_running(flow_run_id: str, task_name: str) -> bool:
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
-    with get_client(sync_client=True) as client:
-        tasks = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)]))
-        )
-    return any(
-        t.name.startswith(task_name) and t.state is not None and t.state.is_running() for t in tasks
-    )
 
 
 def _engine_process_of(flow_run_id: str) -> int | None:
@@ -189,7 +177,7 @@ def test_a_worker_killed_mid_stage_loses_nothing_and_repeats_nothing(
             what="the resumed run",
         )
         eventually(
-            lambda: _task_running(run_id, "accept-answer"),
+            lambda: task_running(run_id, "accept_answer"),
             timeout=60,
             interval=0.5,
             what="the answer's stage",
