@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import warnings
 
 import typer
 
@@ -33,7 +34,7 @@ from safepassage.models.errors import (
     SafePassageError,
 )
 from safepassage.models.settings import get_settings
-from safepassage.orchestration.connection import apply_prefect_environment
+from safepassage.orchestration.connection import hand_prefect_its_environment
 
 app = typer.Typer(
     name="safepassage",
@@ -70,11 +71,13 @@ def report_error(exc: SafePassageError) -> int:
 
 def main() -> None:
     """Run the command line, turning SafePassage's own errors into messages and exit codes."""
-    # Prefect reads its settings, and creates its home, when it is first imported: hand it
-    # SafePassage's (PREFECT_HOME under SAFEPASSAGE_HOME) before any command can import it. A
-    # bad setting is left for the command that reads it to report.
+    # Prefect reads its settings when it is first imported: hand it SafePassage's before any
+    # command can import it. A bad setting is left for the command that reads it to report.
     with contextlib.suppress(ConfigurationError):
-        apply_prefect_environment(get_settings())
+        hand_prefect_its_environment(get_settings())
+    # Prefect also tries to create its home then, and warns when SAFEPASSAGE_HOME does not exist
+    # yet; the commands that need the folder (serve, connecting to a server) create it.
+    warnings.filterwarnings("ignore", "Failed to create the Prefect home directory", UserWarning)
     # Standalone mode handles usage errors (exit 2) and Ctrl-C itself; it lets our errors through.
     try:
         app()

@@ -80,6 +80,17 @@ def apply_prefect_environment(settings: Settings) -> None:
     apply_to_prefect()
 
 
+def hand_prefect_its_environment(settings: Settings) -> None:
+    """Give prefect SafePassage's settings before anything imports it; create no folder.
+
+    The command line calls this first thing, so that whichever command imports prefect reads
+    PREFECT_HOME under SAFEPASSAGE_HOME, not ~/.prefect. Nothing is written: a dry run must
+    leave no trace.
+    """
+    os.environ.update(prefect_environment(settings))
+    apply_to_prefect()
+
+
 def use_api(api_url: str) -> None:
     """Point this process's Prefect client at `api_url` (prefect loaded yet or not)."""
     os.environ["PREFECT_API_URL"] = api_url
