@@ -34,12 +34,13 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import sessionmaker
 
 from safepassage.models.crypto import MasterKey
 from safepassage.models.followup_plan import DEFAULT_OFFSETS_MONTHS, add_months, run_time
 from safepassage.models.followup_reconcile import RunInfo, RunSpec, reconcile
-from safepassage.models.store.db import Store, make_engine, migrate
+from safepassage.models.keyring import EnvironmentKeySource
+from safepassage.models.store.anchor import Anchor
+from safepassage.models.store.db import Store, make_engine, migrate, session_factory
 from safepassage.models.store.followups import pending_followups, pending_query
 from safepassage.models.store.orm import Case, FollowUp
 from safepassage.tasks.followups import escalate_overdue
@@ -215,7 +216,9 @@ def measure(url: str | None, size: int, repeat: int) -> tuple[str, str]:
     with database(url) as engine:
         migrate(engine)
         # No case is opened: the reconcile reads and writes clear columns only.
-        store = Store(engine, sessionmaker(engine, expire_on_commit=False), MasterKey(b"b" * 32))
+        master_key = MasterKey(EnvironmentKeySource(b"b" * 32))
+        anchor = Anchor(Path(tempfile.mkdtemp(prefix="anchor-")))
+        store = Store(engine, session_factory(engine, master_key, anchor), master_key, anchor)
         started = time.perf_counter()
         scheduled = populate(engine, size)
         load = time.perf_counter() - started

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from safepassage.models.settings import Settings, get_settings
-from safepassage.models.store.db import Store, open_store, process_store
+from safepassage.models.store.db import Store, make_engine, migrate, open_store, process_store
 from safepassage.models.store.orm import Base
 from safepassage.notifications import clear_targets_cache
 
@@ -111,6 +111,33 @@ def store_settings(
 def store(store_settings: Settings) -> Iterator[Store]:
     """An open, empty case store on each database."""
     opened = open_store(store_settings)
+    yield opened
+    opened.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ring_settings(
+    request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """Settings for a fresh, empty case store on each database, keyed by a fresh key ring
+    (the embedded default: `<home>-keys`), not by SAFEPASSAGE_MASTER_KEY."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        monkeypatch.setenv("SAFEPASSAGE_DATABASE_URL", url)
+        engine = make_engine(url)
+        migrate(engine)
+        with engine.begin() as connection:
+            tables = ", ".join(f'"{t.name}"' for t in reversed(Base.metadata.sorted_tables))
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture
+def ring_store(ring_settings: Settings) -> Iterator[Store]:
+    """An open, empty case store on each database, its keys in a key ring."""
+    opened = open_store(ring_settings, notice=lambda _: None)
     yield opened
     opened.dispose()
 

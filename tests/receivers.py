@@ -1,23 +1,32 @@
 """Real local receivers for notification tests: an HTTP server for `json://`, SMTP for `mailto://`.
 
 Both record what arrived so tests can assert on what a mission or coordinator would see. The
-HTTP receiver can fail its first N requests or be down (its port closed) and come back.
+HTTP receiver can fail its first N requests or be down (its port closed) and come back. The TLS
+variant serves `jsons://` with a certificate from a throwaway test CA (`TestCertificates`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from pathlib import Path
+from typing import Any, Self
 
 from aiosmtpd.controller import Controller
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 
 def free_port() -> int:
@@ -66,7 +75,7 @@ class HttpReceiver:
         with self._lock:
             self._fail_next = count
 
-    def start(self) -> HttpReceiver:
+    def start(self) -> Self:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -91,11 +100,15 @@ class HttpReceiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
+        self._secure(self._server)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.start()
         return self
+
+    def _secure(self, server: ThreadingHTTPServer) -> None:
+        """Plain HTTP: nothing to do (the TLS variant wraps the listening socket here)."""
 
     def stop(self) -> None:
         """Close the port: a sender gets `connection refused`, as from a receiver that is down."""
@@ -121,11 +134,94 @@ class HttpReceiver:
         """Return the JSON bodies accepted at `path`."""
         return [r.json() for r in self.at(path)]
 
-    def __enter__(self) -> HttpReceiver:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@dataclass(frozen=True)
+class TestCertificates:
+    """A throwaway CA and a server certificate it signed for `host`, as PEM files."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    host: str
+    ca: Path
+    cert: Path
+    key: Path
+
+    @classmethod
+    def create(cls, folder: Path, host: str) -> TestCertificates:
+        """Write the CA and a certificate for `host` (a DNS name or IP address) to `folder`."""
+        now = dt.datetime.now(dt.UTC)
+        ca_key, key = (
+            ec.generate_private_key(ec.SECP256R1()),
+            ec.generate_private_key(ec.SECP256R1()),
+        )
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "SafePassage test CA")])
+        ca = (
+            _certificate(ca_name, ca_name, ca_key.public_key(), now)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )
+        cert = (
+            _certificate(x509.Name([]), ca_name, key.public_key(), now)
+            .add_extension(x509.SubjectAlternativeName([_general_name(host)]), critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )
+        paths = cls(host, folder / "ca.pem", folder / "server.pem", folder / "server.key")
+        paths.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+        paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        paths.key.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        return paths
+
+
+def _certificate(
+    subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePublicKey, now: dt.datetime
+) -> x509.CertificateBuilder:
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+    )
+
+
+def _general_name(host: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
+
+
+class TlsHttpReceiver(HttpReceiver):
+    """The HTTP receiver over TLS, presenting `certificates`' server certificate (on 127.0.0.1).
+
+    `jsons_url` names it by the certificate's host, which the test must resolve to 127.0.0.1.
+    """
+
+    def __init__(self, certificates: TestCertificates, port: int | None = None) -> None:
+        super().__init__(port)
+        self.certificates = certificates
+
+    def jsons_url(self, path: str) -> str:
+        return f"jsons://{self.certificates.host}:{self.port}{path}"
+
+    def _secure(self, server: ThreadingHTTPServer) -> None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.certificates.cert, self.certificates.key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
 
 
 class _Handler:

@@ -7,6 +7,7 @@ exit code 2; standard output carries only the command's result (with --json, onl
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import warnings
 
@@ -21,6 +22,7 @@ from safepassage.cli import (
     interventions,
     keys,
     notifications,
+    output,
     report,
     runs,
 )
@@ -33,6 +35,7 @@ from safepassage.models.errors import (
     KeyUnavailable,
     SafePassageError,
 )
+from safepassage.models.private_files import PRIVATE_UMASK
 from safepassage.models.settings import get_settings
 from safepassage.orchestration.connection import hand_prefect_its_environment
 
@@ -56,21 +59,30 @@ USAGE_EXIT = 2
 def report_error(exc: SafePassageError) -> int:
     """Print an error the way every command does and return its exit code."""
     if isinstance(exc, IntakeInvalid):
-        print(f"error: {exc.source} has {len(exc.problems)} problem(s):", file=sys.stderr)
+        _say_error(f"error: {exc.source} has {len(exc.problems)} problem(s):")
         for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+            _say_error(f"  {problem}")
         return USAGE_EXIT
+    _say_error(f"error: {exc}")
     if isinstance(
         exc, ConfigurationError | CaseNotFound | CaseStateError | DuplicateIntake | KeyUnavailable
     ):
-        print(f"error: {exc}", file=sys.stderr)
         return USAGE_EXIT
-    print(f"error: {exc}", file=sys.stderr)
     return 1
+
+
+def _say_error(line: str) -> None:
+    # A message may name a file or folder the person typed: its control characters are shown,
+    # not sent to the terminal.
+    print(output.visible(line, keep_newlines=True), file=sys.stderr)
 
 
 def main() -> None:
     """Run the command line, turning SafePassage's own errors into messages and exit codes."""
+    # Every file SafePassage or Prefect writes from here on (the case store and its WAL,
+    # reports, logs, the processes this one starts) is the owner's alone, whatever the shell's
+    # umask; the places that create files also ask for 0600 themselves.
+    os.umask(PRIVATE_UMASK)
     # Prefect reads its settings when it is first imported: hand it SafePassage's before any
     # command can import it. A bad setting is left for the command that reads it to report.
     with contextlib.suppress(ConfigurationError):

@@ -113,10 +113,11 @@ def _print_case(view: dict[str, Any], *, revealed: bool) -> None:
             if isinstance(value, dict):
                 print_(f"  {section}:", markup=False)
                 for name, item in value.items():
-                    print_(f"    {name}: {'' if item is None else item}", markup=False)
+                    shown_item = "" if item is None else output.visible(str(item))
+                    print_(f"    {name}: {shown_item}", markup=False)
             else:
                 shown = ", ".join(value) if isinstance(value, list) else value
-                print_(f"  {section}: {shown}", markup=False)
+                print_(f"  {section}: {output.visible(str(shown))}", markup=False)
     else:
         print_("personal data: hidden (use --reveal; the disclosure is logged)", markup=False)
     print_followups(view["followups"])

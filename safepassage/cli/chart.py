@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from safepassage.models.private_files import open_private
 from safepassage.models.report import STAGE_ORDER, Report
 
 #: Inches and dots per inch: 1400 x 600 pixels, legible on a slide and in a PDF.
@@ -61,8 +62,8 @@ def draw_chart(report: Report, path: Path) -> Path:
                 label.set_horizontalalignment("right")
         figure.suptitle(f"SafePassage case report, {report.generated_at:%Y-%m-%d}")
         figure.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, format="png")
+        with open_private(path, "wb") as handle:  # owner-only, like every file we write
+            figure.savefig(handle, format="png")
     finally:
         plt.close(figure)
     return path

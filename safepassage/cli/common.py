@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import getpass
+import os
+import stat
 from pathlib import Path
 
 import typer
 
 from safepassage.models.errors import FieldProblem, IntakeInvalid
+from safepassage.models.intake import MAX_DOCUMENT_BYTES
 from safepassage.models.reference import normalise_reference
 
 
@@ -22,19 +25,50 @@ def operator_name(explicit: str | None) -> str:
 
 
 def read_document(path: Path, *, source: str) -> bytes:
-    """Read an input file, or raise IntakeInvalid naming the file and the problem."""
+    """Read an input file, or raise IntakeInvalid naming the file and the problem.
+
+    Reads at most one byte more than a document may have (the parser then says it is too
+    large), and only from a regular file: a FIFO would hang, /dev/zero never end.
+    """
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise IntakeInvalid([FieldProblem("", f"{path}: no such file")], source=source) from None
-    except IsADirectoryError:
-        raise IntakeInvalid(
-            [FieldProblem("", f"{path} is a folder, not a file")], source=source
-        ) from None
-    except PermissionError:
-        raise IntakeInvalid(
-            [FieldProblem("", f"{path}: permission denied")], source=source
-        ) from None
+        # Without blocking: opening a FIFO would wait for a writer. What was opened is then
+        # checked and read, whatever replaces the name meanwhile.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise _unreadable(path, exc, source) from None
+    try:
+        _refuse_unless_regular(path, os.fstat(fd).st_mode, source)
+    except IntakeInvalid:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            return handle.read(MAX_DOCUMENT_BYTES + 1)
+        except OSError as exc:
+            raise _unreadable(path, exc, source) from None
+
+
+def _refuse_unless_regular(path: Path, mode: int, source: str) -> None:
+    if stat.S_ISDIR(mode):
+        raise _problem(f"{path} is a folder, not a file", source)
+    if not stat.S_ISREG(mode):
+        raise _problem(
+            f"{path} is not a regular file (a pipe, device or socket): save the "
+            f"{source} as a file and give its path",
+            source,
+        )
+
+
+def _unreadable(path: Path, exc: OSError, source: str) -> IntakeInvalid:
+    if isinstance(exc, FileNotFoundError):
+        return _problem(f"{path}: no such file", source)
+    if isinstance(exc, PermissionError):
+        return _problem(f"{path}: permission denied", source)
+    return _problem(f"{path}: cannot be read ({exc.strerror})", source)
+
+
+def _problem(message: str, source: str) -> IntakeInvalid:
+    return IntakeInvalid([FieldProblem("", message)], source=source)
 
 
 def reference_argument(text: str) -> str:

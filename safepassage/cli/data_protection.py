@@ -1,7 +1,7 @@
 """`erase`, `retention`, `consent` and `audit`: the person's data rights and the office's proof.
 
-`erase REF` destroys the case's key (after closure or withdrawal; an active case only with
---force --reason), then removes its runs and artifacts from Prefect. `consent` records a change
+`erase REF --reason CODE` destroys the case's key (after closure or withdrawal; an active case
+only with --force), then removes its runs and artifacts from Prefect. `consent` records a change
 of the person's consent to share. `audit verify` checks the event log's hash chain; `audit REF`
 lists who saw or was sent what about a case.
 """
@@ -15,7 +15,12 @@ import typer
 
 from safepassage.cli import common, output
 from safepassage.models.errors import FieldProblem, IntakeInvalid
+from safepassage.models.vocabulary import ErasureReason
 from safepassage.services.data_protection import audit_trail, record_consent, verify_event_log
+
+#: The codes `erase --reason` takes.
+ERASURE_REASON_VALUES = frozenset(code.value for code in ErasureReason)
+ERASURE_REASON_CODES = ", ".join(code.value for code in ErasureReason)
 
 #: `audit verify` found the log tampered with: a finding, not a usage error.
 BROKEN_CHAIN_EXIT = 1
@@ -35,13 +40,24 @@ def erase(
     *,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Erase a case that is still active (needs --reason).")
+        bool, typer.Option("--force", help="Erase a case that is still active.")
     ] = False,
+    # A plain string, not a choice: click's own error for a wrong choice repeats the value
+    # typed, and a reason typed as free text is what the codes keep out of every output.
     reason: Annotated[
         str | None,
         typer.Option(
             "--reason",
-            help="Why (kept in the audit log after erasure, so without personal details).",
+            metavar="CODE",
+            help=f"Why, as a code kept in the audit log: {ERASURE_REASON_CODES}.",
+        ),
+    ] = None,
+    note: Annotated[
+        str | None,
+        typer.Option(
+            "--note",
+            help="More detail, without personal details (for example a request's number): "
+            "sealed, not in the audit log, deleted 92 days after the erasure.",
         ),
     ] = None,
     by: Annotated[str | None, typer.Option("--by", help="Who erases it (audit trail).")] = None,
@@ -49,18 +65,14 @@ def erase(
 ) -> None:
     """Erase a closed or withdrawn case: its personal data becomes unreadable for good."""
     ref = common.reference_argument(reference)
-    if force and reason is None:
+    if reason not in ERASURE_REASON_VALUES:  # checked here too: before prefect is imported
         raise IntakeInvalid(
-            [
-                FieldProblem(
-                    "--reason", "is required with --force: say why an active case is erased"
-                )
-            ],
+            [FieldProblem("--reason", f"must be one of {ERASURE_REASON_CODES}")],
             source="the command",
         )
     from safepassage.services import erasure  # noqa: PLC0415 - imports prefect (3 s); only this command pays
 
-    erasure.check_request(ref, force=force, reason=reason)
+    erasure.check_request(ref, force=force, reason=reason, note=note)
     if not yes:
         typer.confirm(
             f"Erase case {ref}? Its personal data, answers and detailed messages become "
@@ -68,7 +80,9 @@ def erase(
             abort=True,
             err=True,
         )
-    result = erasure.erase(ref, actor=common.operator_name(by), force=force, reason=reason)
+    result = erasure.erase(
+        ref, actor=common.operator_name(by), force=force, reason=reason, note=note
+    )
     if as_json:
         output.emit_json(result)
         return
@@ -190,16 +204,28 @@ def _verify(as_json: bool) -> None:
         "intact": check.intact,
         "events": check.events,
         "first_broken": None if broken is None else {"seq": broken.seq, "problem": broken.problem},
+        "forged_cases": check.forged_cases,
+        "anchor_problems": check.anchor_problems,
     }
     if as_json:
         output.emit_json(result)
-    elif broken is None:
+    elif check.intact:
         output.console.print(
-            f"the event log verifies: {check.events} events, chain intact", markup=False
+            f"the event log verifies: {check.events} events, chain intact, anchored, "
+            "every case's consent and stage as SafePassage wrote them",
+            markup=False,
         )
     else:
-        output.console.print(f"the event log is BROKEN at {broken}", markup=False)
-    if broken is not None:
+        if broken is not None:
+            output.console.print(f"the event log is BROKEN at {broken}", markup=False)
+        for reference in check.forged_cases:
+            output.console.print(
+                f"case {reference}: consent or stage fields were changed outside SafePassage",
+                markup=False,
+            )
+        for problem in check.anchor_problems:
+            output.console.print(f"anchor: {problem}", markup=False)
+    if not check.intact:
         raise typer.Exit(BROKEN_CHAIN_EXIT)
 
 

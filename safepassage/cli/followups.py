@@ -180,13 +180,14 @@ def print_followups(rows: list[dict[str, Any]]) -> None:
         if report is None:
             continue
         output.console.print(
-            f"report {r['number']} ({report['answered_at'][:10]}, by {report['entered_by']}):",
+            f"report {r['number']} ({report['answered_at'][:10]}, "
+            f"by {output.visible(report['entered_by'])}):",
             markup=False,
         )
         for name in REPORT_FIELDS:
             value = report[name]
             shown = ", ".join(value) if isinstance(value, list) else value
-            output.console.print(f"  {name}: {shown}", markup=False)
+            output.console.print(f"  {name}: {output.visible(str(shown))}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

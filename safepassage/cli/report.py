@@ -11,13 +11,16 @@ from typing import Annotated
 
 import typer
 
-from safepassage.cli import output
+from safepassage.cli import common, output
 from safepassage.cli.chart import draw_chart
+from safepassage.models.errors import ConfigurationError, FieldProblem, IntakeInvalid
+from safepassage.models.private_files import open_private
 from safepassage.models.report import ROW_COLUMNS, Report
-from safepassage.services.reports import office_report
+from safepassage.services.reports import office_report, record_reference_export
 
 
 def report(
+    *,
     csv_file: Annotated[
         Path | None, typer.Option("--csv", help="Also write the flat table to this CSV file.")
     ] = None,
@@ -26,11 +29,34 @@ def report(
         Path | None,
         typer.Option("--chart", help="Also draw cases and days per stage to this PNG file."),
     ] = None,
+    with_references: Annotated[
+        bool,
+        typer.Option(
+            "--with-references",
+            help="Put the references of cases over their time limit in the CSV file (needs "
+            "--reason; each case's audit trail records the export).",
+        ),
+    ] = False,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason",
+            help="Why the references leave the office (kept in the audit log, so without "
+            "personal details).",
+        ),
+    ] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who exports (audit trail).")] = None,
 ) -> None:
-    """Show cases per programme and stage, waits and time limits, follow-ups, failed deliveries."""
+    """Show cases per programme and stage, waits and time limits, follow-ups, failed deliveries.
+
+    The CSV file leaves out which cases are over their time limit unless --with-references.
+    """
+    check_reference_options(csv_file, with_references=with_references, reason=reason)
     figures = office_report()
     if csv_file is not None:
-        write_csv(figures, csv_file)
+        if with_references and reason is not None:
+            record_reference_export(figures, actor=common.operator_name(by), reason=reason)
+        write_csv(figures, csv_file, references=with_references)
     if chart is not None:
         draw_chart(figures, chart)
     if as_json:
@@ -42,13 +68,35 @@ def report(
             output.notice(f"wrote {path}")
 
 
-def write_csv(figures: Report, path: Path) -> None:
-    """Write the report's flat table (one row per figure) to `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=ROW_COLUMNS)
-        writer.writeheader()
-        writer.writerows(figures.rows())
+def check_reference_options(
+    csv_file: Path | None, *, with_references: bool, reason: str | None
+) -> None:
+    """Refuse --with-references without --csv or --reason, and --reason without it."""
+    problems = []
+    if with_references and csv_file is None:
+        problems.append(FieldProblem("--with-references", "goes with --csv FILE"))
+    if with_references and reason is None:
+        problems.append(
+            FieldProblem("--reason", "is required with --with-references: say why they leave")
+        )
+    if reason is not None and not with_references:
+        problems.append(FieldProblem("--reason", "goes with --with-references only"))
+    if problems:
+        raise IntakeInvalid(problems, source="the command")
+
+
+def write_csv(figures: Report, path: Path, *, references: bool) -> None:
+    """Write the report's flat table (one row per figure) to `path`, owner-only (0600)."""
+    try:
+        with open_private(path, "w") as handle:
+            writer = csv.DictWriter(handle, fieldnames=ROW_COLUMNS)
+            writer.writeheader()
+            writer.writerows(figures.rows(references=references))
+    except OSError as exc:
+        raise ConfigurationError(
+            f"--csv {path}: cannot write it ({exc.strerror}); give a file in a folder you may "
+            "write to"
+        ) from None
 
 
 def print_report(figures: Report) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from safepassage.deployments.process_group import stop_group
 from safepassage.deployments.server_process import AdoptedServer
 from safepassage.models.errors import ConfigurationError
+from safepassage.models.private_files import open_private
 from safepassage.orchestration.catalog import RETURN_CASE
 from safepassage.orchestration.connection import SERVER_FILE, ServerAddress, healthy
 
@@ -67,9 +68,8 @@ class BackgroundServe:
     ) -> BackgroundServe:
         """Start serving on `port` and wait until runs can be created."""
         started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)  # clocks of one machine
-        log_path.parent.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "safepassage.cli.app", "serve", "--port", str(port)]
-        with log_path.open("ab") as log:
+        with open_private(log_path, "ab") as log:  # the server's log: owner-only
             process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [*command, "--limit", str(limit)],
                 stdout=log,

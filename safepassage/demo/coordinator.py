@@ -66,7 +66,7 @@ def play(
         if not open_cases:
             return
         if time.monotonic() > deadline:
-            names = ", ".join(f"{c.reference} ({c.stage})" for c in open_cases)
+            names = ", ".join(f"{c.reference} ({c.stage}, run {c.run_state})" for c in open_cases)
             raise TimeoutError(f"still open after {timeout:.0f} s: {names}")
         for case in open_cases:
             _step(case, stop_at, parked, today, report)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,24 @@ from safepassage.orchestration.connection import ServerAddress, healthy
 
 #: A fresh server creates its database first: about 10 s here, 5 s on an existing one.
 START_TIMEOUT_SECONDS = 120.0
+
+
+#: What the network-facing server may inherit: Prefect's own settings and what any Python
+#: process needs to run. Never SafePassage's settings: the master key, the store's URL.
+_INHERITED_PREFIXES = ("PREFECT_", "PYTHON", "LC_")
+_INHERITED_NAMES = frozenset(
+    {"PATH", "HOME", "LANG", "TZ", "TMPDIR", "VIRTUAL_ENV", "USER", "LOGNAME", "SSL_CERT_FILE",
+     "SSL_CERT_DIR"}
+)  # fmt: skip
+
+
+def server_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """Return the part of `environ` the Prefect server is started with."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if name in _INHERITED_NAMES or name.startswith(_INHERITED_PREFIXES)
+    }
 
 
 @dataclass
@@ -42,7 +61,8 @@ class ServerProcess:
             )
         log_path.parent.mkdir(parents=True, exist_ok=True)
         # The server tells the UI where its API is from PREFECT_API_URL: without it, :4200.
-        env = {**os.environ, "PREFECT_API_URL": api_url, "PREFECT_UI_API_URL": api_url}
+        env = {**server_environment(os.environ), "PREFECT_API_URL": api_url,
+               "PREFECT_UI_API_URL": api_url}  # fmt: skip
         with log_path.open("ab") as log:
             process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
                 [

@@ -1,10 +1,12 @@
 """Envelope encryption of personal data: a data key per case, wrapped by the master key.
 
 Each case's personal data is sealed with AES-256-GCM under the case's own random data key, and
-the data key is stored wrapped (AES-256-GCM) by the master key. Destroying the wrapped data key
-erases the case: its ciphertexts stay behind but no key, not even the master key, opens them.
-The associated data binds each ciphertext to its case and purpose, so a ciphertext copied to
-another case or slot fails to open instead of showing the wrong person's data.
+the data key is stored wrapped (AES-256-GCM) by a version of the master key (see keyring.py).
+Destroying the wrapped data key erases the case: its ciphertexts stay behind but no key opens
+them. Destroying a master-key version does the same to every copy of a data key wrapped under
+it, backups included. The associated data binds each ciphertext to its case, purpose and key
+version, so a ciphertext copied to another case or slot fails to open instead of showing the
+wrong person's data.
 """
 
 from __future__ import annotations
@@ -13,77 +15,167 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
 import secrets
-import sys
-from collections.abc import Callable
+import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from safepassage.models.errors import ConfigurationError, KeyUnavailable
-from safepassage.models.settings import Settings
+from safepassage.models.keyring import (
+    AUDIT_CHAIN,
+    FINGERPRINT_INTAKE,
+    KEY_BYTES,
+    KeySource,
+    KeyVersion,
+)
 
-KEY_BYTES = 32
 NONCE_BYTES = 12
 _FORMAT = b"\x01"  # leading version byte, so the format can change without guessing
+_VERSIONED = b"\x02"  # a wrapped data key that names its master-key version
+_VERSION_BYTES = 4
 
 
-def _seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+def _seal(key: bytes, plaintext: bytes, aad: bytes, *, form: bytes = _FORMAT) -> bytes:
     nonce = secrets.token_bytes(NONCE_BYTES)
-    return _FORMAT + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+    return form + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
 
 
 def _open(key: bytes, blob: bytes, aad: bytes) -> bytes:
     if blob[:1] != _FORMAT:
         raise KeyUnavailable("ciphertext has an unknown format version")
-    nonce, body = blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :]
+    return _open_body(key, blob[1:], aad)
+
+
+def _open_body(key: bytes, body: bytes, aad: bytes) -> bytes:
+    nonce, sealed = body[:NONCE_BYTES], body[NONCE_BYTES:]
     try:
-        return AESGCM(key).decrypt(nonce, body, aad)
+        return AESGCM(key).decrypt(nonce, sealed, aad)
     except InvalidTag:
         raise KeyUnavailable("ciphertext does not open with this key") from None
 
 
-@dataclass(frozen=True)
-class MasterKey:
-    """The key that wraps every case's data key; `key_id` identifies it without revealing it."""
+def wrapped_version(wrapped: bytes) -> int:
+    """Return the master-key version a wrapped data key was made under (1 for the old form)."""
+    if wrapped[:1] == _VERSIONED:
+        return int.from_bytes(wrapped[1 : 1 + _VERSION_BYTES], "big")
+    return 1
 
-    secret: bytes
+
+def _data_key_aad(reference: str, version: int) -> bytes:
+    return f"data-key:{reference}|v{version}".encode()
+
+
+class MasterKey:
+    """The office's master key: a ring of versions from a `KeySource`, plus its index keys.
+
+    New data keys are wrapped under the newest version; any version the source still holds
+    opens the data keys wrapped under it. The source is looked at again when it changes (a
+    rotation by `keys rotate` or the daily retention run), so a running process picks up a new
+    version without a restart.
+    """
+
+    def __init__(self, source: KeySource) -> None:
+        self.source = source
+        self._lock = threading.Lock()
+        self._mark: object = object()
+        self._versions: dict[int, KeyVersion] = {}
+        self._index: dict[str, bytes] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the source again if it changed since the last look."""
+        mark = self.source.change_mark()
+        with self._lock:
+            if mark == self._mark and self._versions:
+                return
+            versions, index = self.source.load()
+            if not versions:
+                raise ConfigurationError(
+                    f"{self.source.description} holds no key: restore it from its backup"
+                )
+            self._versions = {v.number: v for v in versions}
+            self._index, self._mark = index, mark
+
+    @property
+    def versions(self) -> list[KeyVersion]:
+        """Return the versions held, oldest first."""
+        return [self._versions[n] for n in sorted(self._versions)]
+
+    @property
+    def current(self) -> KeyVersion:
+        """Return the newest version, the one new data keys are wrapped under."""
+        self.refresh()
+        return self._versions[max(self._versions)]
 
     @property
     def key_id(self) -> str:
-        """Return a short fingerprint that tells which master key wrapped a data key."""
-        return hashlib.sha256(b"safepassage-key-id" + self.secret).hexdigest()[:16]
+        """Return the current version's public id."""
+        return self.current.key_id
+
+    def index_key(self, purpose: str) -> bytes:
+        """Return the (never rotated) index key for `purpose`."""
+        try:
+            return self._index[purpose]
+        except KeyError:
+            raise ConfigurationError(
+                f"{self.source.description} lacks its {purpose} key: restore it from its backup"
+            ) from None
 
     def fingerprint(self, purpose: str, data: bytes) -> str:
         """Return a keyed digest of `data`: equal inputs match, guesses cannot be checked offline.
 
-        The HMAC key is derived from the master key for `purpose`, so a digest kept in clear
-        (to find a duplicate intake) is useless to anyone without the master key.
+        The key is an index key of the ring, so a digest kept in clear (to find a duplicate
+        intake) is useless to anyone without the ring, and survives every rotation.
         """
-        key = hmac.new(self.secret, b"fingerprint:" + purpose.encode(), hashlib.sha256).digest()
+        key = self.index_key(FINGERPRINT_INTAKE if purpose == "intake" else purpose)
         return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+    def chain_mac(self, data: bytes) -> str:
+        """Return the audit chain's MAC of `data`, under a key the database does not hold."""
+        return hmac.new(self.index_key(AUDIT_CHAIN), data, hashlib.sha256).hexdigest()
 
     def new_case_key(self, reference: str) -> tuple[CaseCipher, bytes]:
         """Return a new data key's cipher for `reference`, and the key wrapped for storage."""
         data_key = secrets.token_bytes(KEY_BYTES)
-        wrapped = _seal(self.secret, data_key, b"data-key:" + reference.encode())
-        return CaseCipher(reference, data_key), wrapped
+        return CaseCipher(reference, data_key), self.wrap(reference, data_key)
+
+    def wrap(self, reference: str, data_key: bytes) -> bytes:
+        """Wrap a case's data key under the current version."""
+        version = self.current
+        form = _VERSIONED + version.number.to_bytes(_VERSION_BYTES, "big")
+        return _seal(version.secret, data_key, _data_key_aad(reference, version.number), form=form)
+
+    def unwrap(self, reference: str, wrapped: bytes) -> bytes:
+        """Return a case's data key, or raise KeyUnavailable naming the missing version."""
+        number = wrapped_version(wrapped)
+        version = self._versions.get(number)
+        if version is None:  # perhaps rotated in by another process since we last looked
+            self.refresh()
+            version = self._versions.get(number)
+        if version is None:
+            raise KeyUnavailable(
+                f"the data key of case {reference} is wrapped under master-key version {number}, "
+                f"which {self.source.description} no longer holds (retired): its personal data "
+                "cannot be read"
+            )
+        try:
+            if wrapped[:1] == _VERSIONED:
+                body = wrapped[1 + _VERSION_BYTES :]
+                return _open_body(version.secret, body, _data_key_aad(reference, number))
+            return _open(version.secret, wrapped, b"data-key:" + reference.encode())
+        except KeyUnavailable:
+            raise KeyUnavailable(
+                f"the data key of case {reference} does not open with master-key version "
+                f"{number} of {self.source.description}: the key ring is not this store's"
+            ) from None
 
     def case_cipher(self, reference: str, wrapped: bytes | None) -> CaseCipher:
         """Return the cipher of a case from its stored wrapped data key."""
         if wrapped is None:
             raise KeyUnavailable(f"case {reference} was erased: its personal data is unreadable")
-        try:
-            data_key = _open(self.secret, wrapped, b"data-key:" + reference.encode())
-        except KeyUnavailable:
-            raise KeyUnavailable(
-                f"the data key of case {reference} does not open with the configured master key: "
-                "check SAFEPASSAGE_MASTER_KEY"
-            ) from None
-        return CaseCipher(reference, data_key)
+        return CaseCipher(reference, self.unwrap(reference, wrapped))
 
 
 @dataclass(frozen=True)
@@ -105,7 +197,8 @@ class CaseCipher:
         return _open(self.data_key, blob, self._aad(purpose))
 
 
-def _decode_key(text: str, *, source: str) -> bytes:
+def decode_key(text: str, *, source: str) -> bytes:
+    """Return the 32 bytes of a key written as url-safe base64, or raise naming `source`."""
     try:
         raw = base64.urlsafe_b64decode(text.strip().encode() + b"==")
     except (binascii.Error, ValueError):
@@ -121,45 +214,3 @@ def _decode_key(text: str, *, source: str) -> bytes:
 def generate_key_text() -> str:
     """Return a new master key as the text SAFEPASSAGE_MASTER_KEY expects."""
     return base64.urlsafe_b64encode(secrets.token_bytes(KEY_BYTES)).decode()
-
-
-def _stderr_notice(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def load_master_key(
-    settings: Settings, *, notice: Callable[[str], None] = _stderr_notice
-) -> MasterKey:
-    """Return the master key: SAFEPASSAGE_MASTER_KEY, else the key file, created on first use."""
-    if settings.master_key is not None:
-        return MasterKey(
-            _decode_key(settings.master_key.get_secret_value(), source="SAFEPASSAGE_MASTER_KEY")
-        )
-    path = settings.key_file
-    if path.exists():
-        _check_owner_only(path)
-        return MasterKey(_decode_key(path.read_text(), source=f"the key file {path}"))
-    return MasterKey(_create_key_file(path, notice))
-
-
-def _check_owner_only(path: Path) -> None:
-    if os.name == "posix" and path.stat().st_mode & 0o077:
-        raise ConfigurationError(
-            f"the key file {path} is readable by others: run `chmod 600 {path}`"
-        )
-
-
-def _create_key_file(path: Path, notice: Callable[[str], None]) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    text = generate_key_text()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it first: use theirs
-        return _decode_key(path.read_text(), source=f"the key file {path}")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text + "\n")
-    notice(
-        f"safepassage: created a master key file at {path} (owner-only). Back it up: without it "
-        "no personal data in this store can be read. In production set SAFEPASSAGE_MASTER_KEY."
-    )
-    return _decode_key(text, source=f"the key file {path}")

@@ -7,6 +7,7 @@
     ├── CaseStateError          the case is not in a state that allows the action (CLI exit 2)
     │   └── CaseWithdrawn       the person withdrew: stages stop, compensations run
     ├── KeyUnavailable          a case's data key was destroyed (erased) or the master key is wrong
+    ├── StoredRecordInvalid     a sealed record no longer fits its form (damaged, or not migrated)
     └── ChainBroken             the event log's hash chain does not verify
 
 Messages never carry a personal value: they name the field and what is expected.
@@ -85,6 +86,10 @@ class DuplicateIntake(SafePassageError):
 
 class KeyUnavailable(SafePassageError):
     """A case's personal data cannot be decrypted: its key is gone or the master key is wrong."""
+
+
+class StoredRecordInvalid(SafePassageError):
+    """A record read back from the case store does not fit its form; names fields, not values."""
 
 
 class ChainBroken(SafePassageError):

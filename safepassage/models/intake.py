@@ -10,8 +10,10 @@ import datetime as dt
 import difflib
 import functools
 import json
+import math
 import typing
 import unicodedata
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import pycountry
@@ -27,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from safepassage.models.clock import utcnow
 from safepassage.models.errors import FieldProblem, IntakeInvalid
 from safepassage.models.vocabulary import (
     IdentificationBasis,
@@ -81,11 +84,23 @@ PhoneNumber = Annotated[
 ]
 
 
-def today_from(info: ValidationInfo) -> dt.date:
-    """Return the validation's today: `context={"today": ...}` in tests, else the clock."""
+#: The validation context for reading a sealed intake back: structure only. Its dates were
+#: checked against the day the case was taken in; checking them again against today would make
+#: a stored case unreadable once a date passes (a passport that expires while the case waits),
+#: and with it every stage, the reveal and the erasure. The checkpoint that uses a date checks it.
+STORED: dict[str, bool] = {"stored": True}
+
+
+def today_from(info: ValidationInfo) -> dt.date | None:
+    """Return the validation's today (`context={"today": ...}`, else the clock's date).
+
+    None when a stored record is read back (context STORED): no check against today then.
+    """
     context = info.context if isinstance(info.context, dict) else {}
+    if context.get("stored"):
+        return None
     today = context.get("today")
-    return today if isinstance(today, dt.date) else dt.date.today()
+    return today if isinstance(today, dt.date) else utcnow().date()
 
 
 class _Strict(BaseModel):
@@ -108,6 +123,8 @@ class Beneficiary(_Strict):
     @classmethod
     def _plausible_birth(cls, value: dt.date, info: ValidationInfo) -> dt.date:
         today = today_from(info)
+        if today is None:
+            return value
         if value > today:
             raise ValueError("must not be in the future (YYYY-MM-DD)")
         if today.year - value.year > MAX_AGE_YEARS:
@@ -126,7 +143,8 @@ class Identification(_Strict):
     @field_validator("decided_on")
     @classmethod
     def _not_future(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
-        if value is not None and value > today_from(info):
+        today = today_from(info)
+        if value is not None and today is not None and value > today:
             raise ValueError("must not be in the future: enter the date the decision was made")
         return value
 
@@ -142,7 +160,8 @@ class Consent(_Strict):
     @field_validator("recorded_on")
     @classmethod
     def _not_future(cls, value: dt.date, info: ValidationInfo) -> dt.date:
-        if value > today_from(info):
+        today = today_from(info)
+        if today is not None and value > today:
             raise ValueError("must not be in the future: enter the date consent was recorded")
         return value
 
@@ -155,8 +174,8 @@ class TravelDocument(_Strict):
 
     @model_validator(mode="after")
     def _passport_dates_agree(self, info: ValidationInfo) -> TravelDocument:
-        expires = self.passport_expires_on
-        if self.holds_valid_passport and expires is not None and expires < today_from(info):
+        expires, today = self.passport_expires_on, today_from(info)
+        if self.holds_valid_passport and expires and today is not None and expires < today:
             raise ValueError(
                 "passport_expires_on is in the past while holds_valid_passport is true: "
                 "set holds_valid_passport to false (an emergency travel document is needed) "
@@ -315,6 +334,68 @@ def problems_from(exc: ValidationError, model: type[BaseModel] | None = None) ->
 MAX_DOCUMENT_BYTES = 256 * 1024
 #: Forms are at most three levels deep; deeper nesting is refused before parsing.
 MAX_NESTING = 32
+#: No field of a form needs a longer number. Python refuses to turn a JSON integer of more than
+#: 4300 digits into an int (a ValueError from deep inside json), and long ones cost time.
+MAX_NUMBER_CHARACTERS = 40
+
+
+class _RefusedNumber:
+    """Stands in for a number too long or not finite, so that its field can be named."""
+
+
+_REFUSED_NUMBER = _RefusedNumber()
+
+
+def _parse_int(text: str) -> int | _RefusedNumber:
+    return _REFUSED_NUMBER if len(text) > MAX_NUMBER_CHARACTERS else int(text)
+
+
+def _parse_float(text: str) -> float | _RefusedNumber:
+    if len(text) > MAX_NUMBER_CHARACTERS:
+        return _REFUSED_NUMBER
+    number = float(text)
+    return number if math.isfinite(number) else _REFUSED_NUMBER  # 1e999 is infinite
+
+
+def _parse_constant(_name: str) -> _RefusedNumber:
+    # NaN, Infinity and -Infinity, which Python's json accepts though JSON has no such values.
+    return _REFUSED_NUMBER
+
+
+def _refused_number_paths(
+    value: Any, known: frozenset[str], path: tuple[str, ...] = ()
+) -> list[str]:
+    """Return the dotted path of every refused number in a parsed document."""
+    if value is _REFUSED_NUMBER:
+        return [".".join(path)]
+    if isinstance(value, dict):
+        items: Iterator[tuple[str, Any]] = (
+            (shown_key(str(key), known), item) for key, item in value.items()
+        )
+    elif isinstance(value, list):
+        items = ((str(index), item) for index, item in enumerate(value))
+    else:
+        return []
+    return [
+        found for name, item in items for found in _refused_number_paths(item, known, (*path, name))
+    ]
+
+
+def _refuse_numbers(document: Any, *, source: str, model: type[BaseModel] | None) -> None:
+    """Raise IntakeInvalid naming each field that holds a number too long or not finite."""
+    paths = _refused_number_paths(document, field_names(model) if model else frozenset())
+    if not paths:
+        return
+    problem = (
+        f"must be a plain number of at most {MAX_NUMBER_CHARACTERS} characters (no NaN or Infinity)"
+    )
+    raise IntakeInvalid(
+        [
+            FieldProblem(path, problem) if path else FieldProblem("", f"{source} {problem}")
+            for path in paths
+        ],
+        source=source,
+    )
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -365,7 +446,13 @@ def load_json_document(
             [FieldProblem("", f"{source} is not UTF-8 text: save it as UTF-8 JSON")], source=source
         ) from None
     try:
-        return json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+        document = json.loads(
+            text,
+            object_pairs_hook=_refuse_duplicate_keys,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_parse_constant,
+        )
     except _DuplicateKey as exc:
         raise IntakeInvalid(
             [
@@ -389,6 +476,8 @@ def load_json_document(
         raise IntakeInvalid(
             [FieldProblem("", f"{source} nests too deeply")], source=source
         ) from None
+    _refuse_numbers(document, source=source, model=model)
+    return document
 
 
 def parse_intake(raw: bytes | str, *, today: dt.date | None = None) -> Intake:

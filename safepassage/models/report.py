@@ -107,11 +107,14 @@ class Report:
         result["total_cases"] = self.total_cases
         return result
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self, *, references: bool = True) -> list[dict[str, Any]]:
         """Return the report as one flat table (the table artifact and the CSV file).
 
         Columns: section, programme, item, count, days, note; `days` is the longest wait, the
-        wait of one case, or the mean stay, as the section says.
+        wait of one case, or the mean stay, as the section says. Without `references` a case
+        over its time limit is "a case": a CSV file leaves the office, and a reference ties
+        whoever receives it to one person's case (the Prefect UI's table keeps them: Prefect
+        holds the references anyway).
         """
         rows: list[tuple[str, str, str, int, float | None, str]] = []
         for s in self.stages:
@@ -122,7 +125,8 @@ class Report:
                 ("waiting at checkpoint", "all", w.checkpoint, w.cases, w.longest_days, note)
             )
         for b in self.breaches:
-            item = f"{b.reference} at {b.checkpoint} (attempt {b.attempt})"
+            case = b.reference if references else "a case"
+            item = f"{case} at {b.checkpoint} (attempt {b.attempt})"
             rows.append(
                 ("over time limit", b.programme, item, 1, b.waited_days, f"limit {b.limit}")
             )

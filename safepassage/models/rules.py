@@ -275,6 +275,21 @@ def decide(case: Intake, *, today: dt.date) -> Decision:
     )
 
 
+def needs_travel_document(case: Intake, today: dt.date) -> bool:
+    """Return whether the person needs an emergency travel document to travel.
+
+    A passport counts only if it is still valid on the day of travel: the later of `today` and
+    the earliest departure. A passport that expired while the case waited is a fact decided
+    here, when the travel document stage runs, not at intake (the stored case file is never
+    re-checked against today: intake.STORED). A passport without an expiry date is taken as valid.
+    """
+    document = case.travel_document
+    if not document.holds_valid_passport:
+        return True
+    expires = document.passport_expires_on
+    return expires is not None and expires < max(today, case.earliest_departure)
+
+
 def escort_required(case: Intake, today: dt.date) -> bool:
     """Return whether the booking must include an escort: a minor, or an escort need."""
     return case.age_on(today) < ADULT_AGE or Need.ESCORT in case.needs

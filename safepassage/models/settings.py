@@ -28,7 +28,26 @@ class Settings(BaseSettings):
     )
     master_key: SecretStr | None = Field(
         default=None,
-        description="Base64 (url-safe) of 32 random bytes; unset means a key file in `home`.",
+        description="One fixed master key, base64 (url-safe) of 32 random bytes; it cannot "
+        "rotate, so erasure does not reach backups under it. Unset means the key ring.",
+    )
+    key_ring: Path | None = Field(
+        default=None,
+        description="Folder of the master-key versions; unset means `<home>-keys`, beside "
+        "`home` and not in it, so a backup of the data does not carry its keys.",
+    )
+    audit_anchor: Path | None = Field(
+        default=None,
+        description="Folder where each machine appends the audit chain's heads; unset means "
+        "`anchors` in the key ring's folder, outside the database and its backups.",
+    )
+    key_backup_days: int = Field(
+        default=35,
+        ge=1,
+        le=3650,
+        description="How long backups are kept: a master-key version is destroyed this many "
+        "days after a newer one replaced it, and with it every backup's copy of the data keys "
+        "it wrapped.",
     )
     notify_config: Path | None = Field(
         default=None,
@@ -118,10 +137,10 @@ class Settings(BaseSettings):
         default=9, ge=0, le=23, description="Hour (UTC) on the due date a follow-up run starts."
     )
 
-    @field_validator("home", mode="after")
+    @field_validator("home", "key_ring", "audit_anchor", mode="after")
     @classmethod
-    def _expand_home(cls, value: Path) -> Path:
-        return value.expanduser()
+    def _expand_home(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
 
     @property
     def effective_database_url(self) -> str:
@@ -132,8 +151,18 @@ class Settings(BaseSettings):
 
     @property
     def key_file(self) -> Path:
-        """Return where the embedded default keeps its master key."""
+        """Return where the embedded default kept its one master key before the key ring."""
         return self.home / "master.key"
+
+    @property
+    def effective_key_ring(self) -> Path:
+        """Return the key ring's folder: the configured one, else `<home>-keys` beside `home`."""
+        return self.key_ring or self.home.parent / f"{self.home.name}-keys"
+
+    @property
+    def effective_audit_anchor(self) -> Path:
+        """Return the audit anchor's folder: the configured one, else in the key ring's."""
+        return self.audit_anchor or self.effective_key_ring / "anchors"
 
     @property
     def effective_notify_config(self) -> Path:

@@ -31,7 +31,8 @@ from safepassage.models.crypto import MasterKey
 from safepassage.models.errors import ConfigurationError, KeyUnavailable
 from safepassage.models.settings import Settings
 from safepassage.models.store.orm import Case, CaseEvent
-from safepassage.models.store.workflow import read_answer
+from safepassage.models.store.workflow import read_answer_for_stage
+from safepassage.models.stored_forms import read_stored
 from safepassage.models.vocabulary import FINAL_STAGES
 
 #: The office's limits, in days, per checkpoint (the issue's figures; change them per office
@@ -189,7 +190,7 @@ def _booked_departure(
 ) -> dt.datetime | None:
     # Read for the comparison only; returned to the caller as a due time it never displays.
     try:
-        raw = read_answer(session, master_key, case, Checkpoint.TICKET.value, attempt)
+        raw = read_answer_for_stage(session, master_key, case, Checkpoint.TICKET.value, attempt)
     except (KeyError, KeyUnavailable):  # no such booking, or an erased case: count from opening
         return None
-    return TicketAnswer.model_validate_json(raw).departure_at
+    return read_stored(TicketAnswer, raw, what="ticket answer").departure_at

@@ -89,3 +89,18 @@ class Outcome(StrEnum):
     ELIGIBLE = "eligible"
     NEEDS_REVIEW = "needs_review"
     INELIGIBLE = "ineligible"
+
+
+class ErasureReason(StrEnum):
+    """Why a case was erased: a code, never free text, because the event log keeps it for good.
+
+    A free-text reason was found to carry the person's name, birth date or a relative's phone
+    number past any filter; a code cannot. Detail goes in the erasure's note (`--note`), which
+    is kept apart from the log and deleted after a while (models/store/erasure.py).
+    """
+
+    PERSON_REQUEST = "person-request"
+    CONSENT_WITHDRAWN = "consent-withdrawn"
+    RETENTION = "retention"
+    DUPLICATE = "duplicate"
+    LEGAL_OBLIGATION = "legal-obligation"

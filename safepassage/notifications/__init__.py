@@ -9,6 +9,7 @@ The public surface; the modules behind it are small and private in spirit:
     deliver.py       claiming, sending and recording, with retries and backoff
     drainer.py       a daemon thread that delivers what is due in a serving process
     jsonl_target.py  the `jsonl://` scheme of the embedded default (local JSON-lines logs)
+    transport.py     whether a target's transport may carry details (`secure`: verified TLS)
 
 This is the only package that imports `apprise`, and it never imports `prefect`.
 """

@@ -28,6 +28,7 @@ from safepassage.models.clock import utcnow
 from safepassage.models.crypto import MasterKey
 from safepassage.models.errors import KeyUnavailable
 from safepassage.models.settings import Settings, get_settings
+from safepassage.models.store import state_seal
 from safepassage.models.store.db import Store
 from safepassage.models.store.events import append_event
 from safepassage.models.store.orm import Case, OutboxItem
@@ -86,6 +87,15 @@ class _Claimed:
     share_with_mission: bool
     share_with_embassy: bool
     data_key: bytes | None
+    programme: str
+    destination_country: str
+    escort_required: bool
+    state_mac: str | None
+
+    def state_holds(self, master_key: MasterKey) -> bool:
+        """Return whether the case's consent and stage are as SafePassage wrote them."""
+        values = {name: getattr(self, name) for name in state_seal.COVERED}
+        return self.state_mac == state_seal.state_mac(master_key, values)
 
 
 @dataclass(frozen=True)
@@ -214,6 +224,10 @@ def _claim(run: _Run, reference: str | None, count: int, tried: set[int]) -> lis
                 case.c.share_with_mission,
                 case.c.share_with_embassy,
                 case.c.data_key,
+                case.c.programme,
+                case.c.destination_country,
+                case.c.escort_required,
+                case.c.state_mac,
             )
             .join(case, case.c.id == item.c.case_id)
             .where(item.c.id.in_(ids))
@@ -256,7 +270,8 @@ def _send_one(master_key: MasterKey, targets: Targets, item: _Claimed) -> _Outco
         share_with_mission=item.share_with_mission,
         share_with_embassy=item.share_with_embassy,
     )
-    if item.sealed_body is not None and allowed:
+    # A consent flag set by hand in the database (its seal fails) shares nothing.
+    if item.sealed_body is not None and allowed and item.state_holds(master_key):
         try:
             cipher = master_key.case_cipher(item.reference, item.data_key)
             body = cipher.open(sealed_purpose(item.uuid), item.sealed_body).decode()

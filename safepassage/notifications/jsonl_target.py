@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from apprise import decorators
+
+from safepassage.models.private_files import open_private
 
 SCHEME = "jsonl"
 
@@ -41,11 +42,9 @@ def url_for(path: Path) -> str:
 def append_line(path: Path, record: dict[str, Any]) -> None:
     """Append `record` as one JSON line to `path`, creating it owner-only."""
     line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-    with _lock:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8") as handle:
-            handle.write(line)
+    # A log made by an older version, or by hand, with a wider mode is tightened to 0600.
+    with _lock, open_private(path, "a") as handle:
+        handle.write(line)
 
 
 def _send(

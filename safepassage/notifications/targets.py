@@ -32,6 +32,7 @@ from safepassage.notifications.events import (
     Audience,
     tag_for,
 )
+from safepassage.notifications.transport import transport_problem
 
 # Apprise logs whole payloads (message bodies, which may be detailed) at DEBUG. A process whose
 # root logger is at DEBUG would write personal details to its logs, so Apprise's logger is held
@@ -287,6 +288,18 @@ def _lost_its_host(service: Any) -> bool:
     return bool(token.get("required")) and not getattr(service, "host", None)
 
 
+def _check_secure_transport(service: Any, label: str, where: str) -> None:
+    # Checked when the file loads, not when sending: a target cleared for details that would
+    # send them in clear must stop the process before any message is queued for it.
+    problem = transport_problem(service)
+    if problem is not None:
+        raise ConfigurationError(
+            f"{where}: target {label} is tagged `secure` (cleared for personal details) but "
+            f"{problem}; a `secure` target needs TLS with a verified certificate unless it is "
+            "on this machine (127.0.0.1, ::1, localhost), or remove its `secure` tag"
+        )
+
+
 def _asset() -> Any:
     # Apprise's own ${...} templates are off: we substitute from the environment ourselves and
     # fail loudly on a missing name, where Apprise would skip the entry. Persistent storage
@@ -377,6 +390,8 @@ def parse_targets(
                     "tags; remove one of them"
                 )
             seen[label] = line
+            if SECURE_TAG in tags:
+                _check_secure_transport(service, label, where)
             _pace(service, settings)
             found.append(Target(label=label, tags=tags, line=line, service=service))
     manager = apprise.Apprise(asset=asset)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safepassage.models.errors import ConfigurationError
+from safepassage.models.private_files import open_private
 from safepassage.models.settings import Settings
 
 SERVER_FILE = "server.json"
@@ -119,7 +120,8 @@ def record_server(settings: Settings, address: ServerAddress, *, pid: int | None
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = server_file(settings)
     record = {"api_url": address.api_url, "ui_url": address.ui_url, "pid": pid}
-    path.write_text(json.dumps(record))
+    with open_private(path, "w") as handle:  # owner-only, like every file in the home
+        handle.write(json.dumps(record))
 
 
 def recorded_server(settings: Settings) -> tuple[ServerAddress, int | None] | None:

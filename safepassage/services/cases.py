@@ -22,8 +22,8 @@ from safepassage.models.store.cases import (
     CaseSummary,
     get_case,
     list_cases,
-    log_disclosure,
     reveal_intake,
+    reveal_records,
 )
 from safepassage.models.store.db import Store, opened_store
 from safepassage.models.store.events import case_events
@@ -35,7 +35,7 @@ from safepassage.models.store.followups import (
     list_followups,
 )
 from safepassage.models.store.orm import Case, CaseEvent
-from safepassage.models.store.workflow import answer_purpose, find_answer, read_answer
+from safepassage.models.store.workflow import answer_purpose, find_answer
 
 
 def case_list(*, limit: int | None = None) -> list[CaseSummary]:
@@ -135,21 +135,34 @@ def _followups(
     now: dt.datetime,
 ) -> list[PlannedFollowUp]:
     """Return the case's follow-up plan and reports; reports revealed (and logged) if asked."""
-    plan, revealed = [], []
-    for row in case_followups(session, case):
-        answer = find_answer(session, case, REPORT_CHECKPOINT, row.number)
+    rows = case_followups(session, case)
+    answers = {
+        row.number: find_answer(session, case, REPORT_CHECKPOINT, row.number) for row in rows
+    }
+    records = {
+        number: answer_purpose(REPORT_CHECKPOINT, number)
+        for number, answer in answers.items()
+        if answer is not None
+    }
+    opened = (
+        reveal_records(
+            session, store.master_key, case, list(records.values()), actor=actor,
+            purpose=purpose, now=now,
+        )
+        if reveal
+        else {}
+    )  # fmt: skip
+    plan = []
+    for row in rows:
+        answer = answers[row.number]
         report = None
         if answer is not None:
-            content = None
-            if reveal:
-                sealed = read_answer(session, store.master_key, case, REPORT_CHECKPOINT, row.number)
-                content = json.loads(sealed)
-                revealed.append(answer_purpose(REPORT_CHECKPOINT, row.number))
+            sealed = opened.get(records[row.number])
             report = FollowUpReport(
                 entered_by=answer.entered_by,
                 answered_at=answer.answered_at,
                 risk_raised=bool(answer.summary.get("risk_raised")),
-                content=content,
+                content=None if sealed is None else json.loads(sealed),
             )
         plan.append(
             PlannedFollowUp(
@@ -162,8 +175,6 @@ def _followups(
                 report=report,
             )
         )
-    if revealed:
-        log_disclosure(session, case, revealed, actor=actor, purpose=purpose, now=now)
     return plan
 
 

@@ -5,15 +5,12 @@ Erasure, which also talks to Prefect, is in `services.erasure`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from safepassage.models.clock import utcnow
 from safepassage.models.store.audit import AuditEntry, case_audit
 from safepassage.models.store.cases import get_case
 from safepassage.models.store.consent import ConsentChange, change_consent
 from safepassage.models.store.db import opened_store
-from safepassage.models.store.events import BrokenLink, verify_chain
-from safepassage.models.store.orm import ChainHead
+from safepassage.models.store.verification import StoreCheck, verify_store
 
 
 def record_consent(
@@ -44,22 +41,7 @@ def audit_trail(reference: str) -> list[AuditEntry]:
         return case_audit(session, get_case(session, reference))
 
 
-@dataclass(frozen=True)
-class LogCheck:
-    """The event log's hash chain, checked: how many events, and where it first breaks."""
-
-    events: int
-    broken: BrokenLink | None
-
-    @property
-    def intact(self) -> bool:
-        """Return whether every event verifies."""
-        return self.broken is None
-
-
-def verify_event_log() -> LogCheck:
-    """Walk the whole event log and check its hash chain."""
+def verify_event_log() -> StoreCheck:
+    """Check the event log's keyed chain against its anchor, and every case's sealed state."""
     with opened_store() as store, store.transaction() as session:
-        broken = verify_chain(session)
-        head = session.get(ChainHead, 1)
-        return LogCheck(events=0 if head is None else head.seq, broken=broken)
+        return verify_store(session, store.master_key, store.anchor)

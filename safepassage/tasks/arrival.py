@@ -8,9 +8,10 @@ from safepassage.models import details
 from safepassage.models.checkpoints import ArrivalAnswer, Checkpoint
 from safepassage.models.clock import utcnow
 from safepassage.models.store.case_transaction import case_transaction
-from safepassage.models.store.cases import read_intake
+from safepassage.models.store.cases import read_intake_for_stage
 from safepassage.models.store.db import process_store
-from safepassage.models.store.workflow import read_answer, record_action
+from safepassage.models.store.workflow import read_answer_for_stage, record_action
+from safepassage.models.stored_forms import read_stored
 from safepassage.notifications import Event, deliver_now, queue_notifications
 from safepassage.orchestration.task_options import STAGE_TASK
 
@@ -21,9 +22,11 @@ def hand_over_on_arrival(reference: str) -> None:
     at = utcnow()
     with case_transaction(reference) as (store, session, case):
         if record_action(session, case, "handed-over", now=at):
-            intake = read_intake(session, store.master_key, case)
-            arrival = ArrivalAnswer.model_validate_json(
-                read_answer(session, store.master_key, case, Checkpoint.ARRIVAL.value, 1)
+            intake = read_intake_for_stage(session, store.master_key, case)
+            arrival = read_stored(
+                ArrivalAnswer,
+                read_answer_for_stage(session, store.master_key, case, Checkpoint.ARRIVAL.value, 1),
+                what="arrival answer",
             )
             queue_notifications(
                 session,

@@ -34,7 +34,7 @@ from safepassage.models.errors import FieldProblem
 from safepassage.models.intake import problems_from
 from safepassage.models.rules import HU_BASE_GRANT_CHF
 from safepassage.models.store.case_transaction import case_transaction
-from safepassage.models.store.cases import read_intake
+from safepassage.models.store.cases import read_intake_for_stage
 from safepassage.models.store.events import case_events
 from safepassage.models.store.orm import Case
 from safepassage.models.store.workflow import (
@@ -43,10 +43,11 @@ from safepassage.models.store.workflow import (
     latest_answer_attempt,
     open_checkpoint,
     open_hold,
-    read_answer,
+    read_answer_for_stage,
     record_answer,
     record_refusal,
 )
+from safepassage.models.stored_forms import read_stored
 from safepassage.orchestration.pause_key import PauseKey
 from safepassage.orchestration.run_inputs import forget_ask_inputs, read_answer_input
 from safepassage.orchestration.task_options import LEDGER_TASK
@@ -111,7 +112,7 @@ def mark_waiting(reference: str, checkpoint: str, attempt: int) -> None:
 
 def history_of(session: Session, master_key: MasterKey, case: Case) -> History:
     """Return what a new answer must agree with: consent, the document, the latest booking."""
-    intake = read_intake(session, master_key, case)
+    intake = read_intake_for_stage(session, master_key, case)
     valid_until = intake.travel_document.passport_expires_on
     document = _latest(session, master_key, case, Checkpoint.TRAVEL_DOCUMENT, TravelDocumentAnswer)
     if document is not None:
@@ -134,8 +135,10 @@ def _latest(
     attempt = latest_answer_attempt(session, case, checkpoint.value)
     if attempt is None:
         return None
-    return model.model_validate_json(
-        read_answer(session, master_key, case, checkpoint.value, attempt)
+    return read_stored(
+        model,
+        read_answer_for_stage(session, master_key, case, checkpoint.value, attempt),
+        what=f"{checkpoint.value} answer",
     )
 
 

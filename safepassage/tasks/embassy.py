@@ -7,7 +7,7 @@ from prefect import task
 from safepassage.models import details
 from safepassage.models.clock import utcnow
 from safepassage.models.store.case_transaction import case_transaction
-from safepassage.models.store.cases import read_intake
+from safepassage.models.store.cases import read_intake_for_stage
 from safepassage.models.store.db import process_store
 from safepassage.models.store.workflow import record_action, set_stage
 from safepassage.models.vocabulary import Stage
@@ -22,7 +22,7 @@ def liaise_with_embassy(reference: str, attempt: int) -> None:
     with case_transaction(reference) as (store, session, case):
         set_stage(session, case, Stage.EMBASSY_LIAISON, actor="flow", now=at)
         if record_action(session, case, "embassy-informed", attempt, now=at):
-            intake = read_intake(session, store.master_key, case)
+            intake = read_intake_for_stage(session, store.master_key, case)
             queue_notifications(
                 session,
                 store.master_key,

@@ -16,8 +16,15 @@ from safepassage.models.clock import utcnow
 from safepassage.models.settings import get_settings
 from safepassage.models.store.cases import get_case
 from safepassage.models.store.db import Store, process_store
-from safepassage.models.store.erasure import awaiting_prefect_purge, erase_case, expired_cases
+from safepassage.models.store.erasure import (
+    awaiting_prefect_purge,
+    delete_expired_notes,
+    erase_case,
+    expired_cases,
+    reclaim_erased_space,
+)
 from safepassage.models.store.events import append_event
+from safepassage.models.vocabulary import ErasureReason
 from safepassage.orchestration.purge import PrefectPurge, purge_from_prefect
 from safepassage.orchestration.task_options import LEDGER_TASK
 
@@ -54,7 +61,8 @@ class RetentionSweep(BaseModel):
 
 
 def sweep(store: Store, *, actor: str = "retention", purge: bool = True) -> RetentionSweep:
-    """Erase every case past its retention period; finish purges Prefect still owes.
+    """Erase every case past its retention period; delete erasure notes past theirs; finish
+    purges Prefect still owes.
 
     `purge=False` (no server answers) erases in the store only; the purges stay owed.
     """
@@ -66,8 +74,15 @@ def sweep(store: Store, *, actor: str = "retention", purge: bool = True) -> Rete
         with store.transaction() as session:
             case = get_case(session, reference, lock=True)
             if case.erased_at is None:
-                erase_case(session, store.master_key, case, actor=actor, now=utcnow())
+                erase_case(
+                    session, store.master_key, case, actor=actor, now=utcnow(),
+                    reason=ErasureReason.RETENTION,
+                )  # fmt: skip
                 erased.append(reference)
+    with store.transaction() as session:
+        notes_deleted = delete_expired_notes(session, now=utcnow())
+    if erased or notes_deleted:  # once, after the commits, for all of them
+        reclaim_erased_space(store.engine)
     with store.transaction() as session:
         pending = awaiting_prefect_purge(session) if purge else []
     purged, failed = [], []

@@ -36,10 +36,11 @@ from safepassage.models.store.followups import (
 from safepassage.models.store.orm import Case
 from safepassage.models.store.workflow import (
     find_answer,
-    read_answer,
+    read_answer_for_stage,
     record_action,
     set_stage,
 )
+from safepassage.models.stored_forms import read_stored
 from safepassage.models.vocabulary import FINAL_STAGES, Stage
 from safepassage.notifications import Event, deliver_now, queue_notifications
 from safepassage.orchestration.followup_runs import PrefectFollowUpRuns
@@ -109,8 +110,10 @@ def schedule_followups(reference: str) -> int:
     """
     at = utcnow()
     with case_transaction(reference) as (store, session, case):
-        arrival = ArrivalAnswer.model_validate_json(
-            read_answer(session, store.master_key, case, Checkpoint.ARRIVAL.value, 1)
+        arrival = read_stored(
+            ArrivalAnswer,
+            read_answer_for_stage(session, store.master_key, case, Checkpoint.ARRIVAL.value, 1),
+            what="arrival answer",
         )
         plan = plan_for(case.programme, get_settings().followup_plans)
         rows = plan_followups(session, case, arrival.arrived_at.date(), plan, now=at)

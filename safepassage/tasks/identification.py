@@ -12,7 +12,7 @@ from safepassage.models import details
 from safepassage.models.clock import utcnow
 from safepassage.models.crypto import MasterKey
 from safepassage.models.store.case_transaction import case_transaction
-from safepassage.models.store.cases import read_intake
+from safepassage.models.store.cases import read_intake_for_stage
 from safepassage.models.store.db import process_store
 from safepassage.models.store.orm import Case
 from safepassage.models.store.workflow import record_action, set_stage
@@ -35,7 +35,7 @@ def check_identification(reference: str) -> IdentificationResult:
     """Apply the decision taken at intake: accept, ask for a review, or end the case."""
     at = utcnow()
     with case_transaction(reference) as (store, session, case):
-        intake = read_intake(session, store.master_key, case)
+        intake = read_intake_for_stage(session, store.master_key, case)
         outcome = Outcome(case.decision_outcome)
         if record_action(
             session, case, "identification-checked", now=at, detail={"outcome": outcome.value}
@@ -90,7 +90,7 @@ def conclude_review(reference: str, approved: bool) -> bool:
     with case_transaction(reference) as (store, session, case):
         if record_action(session, case, "review-concluded", now=at, detail={"approved": approved}):
             if approved:
-                intake = read_intake(session, store.master_key, case)
+                intake = read_intake_for_stage(session, store.master_key, case)
                 queue_notifications(
                     session,
                     store.master_key,

@@ -13,10 +13,11 @@ from safepassage.models.clock import utcnow
 from safepassage.models.crypto import MasterKey
 from safepassage.models.rules import HU_BASE_GRANT_CHF, PROGRAMME_SERVICES
 from safepassage.models.store.case_transaction import case_transaction
-from safepassage.models.store.cases import cipher_for, read_intake, seal
+from safepassage.models.store.cases import cipher_for, read_intake_for_stage, seal
 from safepassage.models.store.db import process_store
 from safepassage.models.store.orm import Case
-from safepassage.models.store.workflow import find_answer, read_answer, record_action
+from safepassage.models.store.workflow import find_answer, read_answer_for_stage, record_action
+from safepassage.models.stored_forms import read_stored
 from safepassage.models.vocabulary import Programme
 from safepassage.notifications import Event, deliver_now, queue_notifications
 from safepassage.orchestration.task_options import STAGE_TASK
@@ -30,8 +31,10 @@ def grant_chf(session: Session, master_key: MasterKey, case: Case) -> Decimal | 
         return None
     if find_answer(session, case, Checkpoint.GRANT_APPROVAL.value, 1) is None:
         return Decimal(HU_BASE_GRANT_CHF)
-    approval = GrantApprovalAnswer.model_validate_json(
-        read_answer(session, master_key, case, Checkpoint.GRANT_APPROVAL.value, 1)
+    approval = read_stored(
+        GrantApprovalAnswer,
+        read_answer_for_stage(session, master_key, case, Checkpoint.GRANT_APPROVAL.value, 1),
+        what="grant approval answer",
     )
     return approval.amount_chf if approval.approved else Decimal(HU_BASE_GRANT_CHF)
 
@@ -42,7 +45,7 @@ def plan_reintegration(reference: str) -> None:
     at = utcnow()
     with case_transaction(reference) as (store, session, case):
         if record_action(session, case, "reintegration-planned", now=at):
-            intake = read_intake(session, store.master_key, case)
+            intake = read_intake_for_stage(session, store.master_key, case)
             grant = grant_chf(session, store.master_key, case)
             needs = [n.value for n in intake.needs]
             plan = {

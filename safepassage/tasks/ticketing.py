@@ -12,10 +12,11 @@ from safepassage.models.checkpoints import Checkpoint, TicketAnswer
 from safepassage.models.clock import utcnow
 from safepassage.models.crypto import MasterKey
 from safepassage.models.store.case_transaction import case_transaction
-from safepassage.models.store.cases import read_intake
+from safepassage.models.store.cases import read_intake_for_stage
 from safepassage.models.store.db import process_store
 from safepassage.models.store.orm import Case
-from safepassage.models.store.workflow import read_answer, record_action, set_stage
+from safepassage.models.store.workflow import read_answer_for_stage, record_action, set_stage
+from safepassage.models.stored_forms import read_stored
 from safepassage.models.vocabulary import Stage
 from safepassage.notifications import Event, deliver_now, queue_notifications
 from safepassage.orchestration.task_options import STAGE_TASK
@@ -57,9 +58,11 @@ def queue_journey(
     at: dt.datetime,
 ) -> None:
     """Queue `event` of booking `attempt`; a cleared mission gets the flight and times."""
-    intake = read_intake(session, master_key, case)
-    ticket = TicketAnswer.model_validate_json(
-        read_answer(session, master_key, case, Checkpoint.TICKET.value, attempt)
+    intake = read_intake_for_stage(session, master_key, case)
+    ticket = read_stored(
+        TicketAnswer,
+        read_answer_for_stage(session, master_key, case, Checkpoint.TICKET.value, attempt),
+        what="ticket answer",
     )
     queue_notifications(
         session, master_key, case, event, attempt=str(attempt),

@@ -6,8 +6,9 @@ from prefect import task
 
 from safepassage.models import details
 from safepassage.models.clock import utcnow
+from safepassage.models.rules import needs_travel_document
 from safepassage.models.store.case_transaction import case_transaction
-from safepassage.models.store.cases import read_intake
+from safepassage.models.store.cases import read_intake_for_stage
 from safepassage.models.store.db import process_store
 from safepassage.models.store.workflow import record_action, set_stage
 from safepassage.models.vocabulary import Stage
@@ -17,11 +18,13 @@ from safepassage.orchestration.task_options import STAGE_TASK
 
 @task(**STAGE_TASK)
 def request_travel_document(reference: str) -> bool:
-    """Request an emergency travel document unless a valid passport is held; True if requested."""
+    """Request an emergency travel document unless a passport valid on the day of travel is
+    held (checked against today: it may have expired while the case waited); True if requested.
+    """
     at = utcnow()
     with case_transaction(reference) as (store, session, case):
-        intake = read_intake(session, store.master_key, case)
-        needed = not intake.travel_document.holds_valid_passport
+        intake = read_intake_for_stage(session, store.master_key, case)
+        needed = needs_travel_document(intake, at.date())
         if not needed:
             record_action(
                 session,

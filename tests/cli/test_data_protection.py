@@ -28,7 +28,7 @@ def test_erasing_a_closed_case_without_a_server_erases_the_store_and_says_what_i
     store: Store,
 ) -> None:
     ref = take(store, ended=NOW)
-    result = run_cli("erase", ref, "--yes", "--by", "dpo")
+    result = run_cli("erase", ref, "--reason", "person-request", "--yes", "--by", "dpo")
     assert result.code == 0, result.stderr
     assert f"{ref} erased" in result.stdout
     assert "not yet removed from Prefect" in result.stderr
@@ -39,38 +39,80 @@ def test_erasing_a_closed_case_without_a_server_erases_the_store_and_says_what_i
     shown = run_cli("case", ref, "--json")
     assert shown.code == 0
     assert shown.json()["case"]["status"] == "erased"
-    again = run_cli("erase", ref, "--yes", "--json")
+    again = run_cli("erase", ref, "--reason", "person-request", "--yes", "--json")
     assert again.json()["already_erased"] is True
 
 
-def test_an_active_case_is_refused_without_force_and_a_reason_and_nothing_changes(
-    store: Store,
-) -> None:
+def test_an_active_case_is_refused_without_force_and_nothing_changes(store: Store) -> None:
     ref = take(store)
-    refused = run_cli("erase", ref, "--yes")
+    refused = run_cli("erase", ref, "--yes", "--reason", "person-request")
     assert refused.code == 2
     assert "still active" in refused.stderr
-    assert "--force --reason" in refused.stderr
-    no_reason = run_cli("erase", ref, "--yes", "--force")
-    assert no_reason.code == 2
-    assert "--reason" in no_reason.stderr
+    assert "--force" in refused.stderr
     quoting = run_cli(
-        "erase", ref, "--yes", "--force", "--reason", f"{PERSONAL_VALUES['given_name']} asked"
-    )
+        "erase", ref, "--yes", "--force", "--reason", "legal-obligation",
+        "--note", f"{PERSONAL_VALUES['given_name']} asked",
+    )  # fmt: skip
     assert quoting.code == 2
+    assert "--note" in quoting.stderr
     assert PERSONAL_VALUES["given_name"] not in quoting.stderr
     assert not erased(store, ref)
-    forced = run_cli("erase", ref, "--yes", "--force", "--reason", "court order", "--json")
+    forced = run_cli(
+        "erase", ref, "--yes", "--force", "--reason", "legal-obligation",
+        "--note", "court order 2026/114", "--json",
+    )  # fmt: skip
     assert forced.code == 0, forced.stderr
-    assert forced.json()["forced"] is True
+    assert (forced.json()["forced"], forced.json()["reason"]) == (True, "legal-obligation")
+
+
+#: What the hostile review typed as a free-text reason, and had accepted (issue 14, item 8).
+FREE_TEXT_REASONS = [
+    "I. Demo Popescu, born 08/01/1997",
+    "asked by her brother Ion Popescu",
+    "called from +40 7 2 1 0 0 0 1 1 1",
+]
+
+
+@pytest.mark.parametrize("reason", [*FREE_TEXT_REASONS, None])
+def test_the_erase_reason_is_a_code_and_anything_else_is_refused_without_echoing_it(
+    store: Store, reason: str | None
+) -> None:
+    ref = take(store, ended=NOW)
+    given = [] if reason is None else ["--reason", reason]
+    refused = run_cli("erase", ref, "--yes", *given)
+    assert refused.code == 2
+    assert "--reason" in refused.stderr
+    assert "person-request, consent-withdrawn, retention, duplicate, legal-obligation" in (
+        refused.stderr
+    )
+    for secret in ("Popescu", "08/01/1997", "brother", "0 0 0 1 1 1"):
+        assert secret not in refused.stderr + refused.stdout
+    assert not erased(store, ref)
+
+
+def test_a_case_whose_passport_expired_while_it_waited_reveals_and_erases(store: Store) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    ref = take(
+        store,
+        taken_in=today - dt.timedelta(days=10),
+        travel_document__holds_valid_passport=True,
+        travel_document__passport_expires_on=(today - dt.timedelta(days=6)).isoformat(),
+    )
+    reveal = run_cli("case", ref, "--reveal", "--by", "officer")
+    assert reveal.code == 0, reveal.stderr
+    assert PERSONAL_VALUES["family_name"] in reveal.stdout
+    assert "Traceback" not in reveal.stderr
+    forced = run_cli("erase", ref, "--yes", "--force", "--reason", "person-request")
+    assert forced.code == 0, forced.stderr
+    assert erased(store, ref)
 
 
 def test_erase_asks_first_and_a_no_keeps_the_case(store: Store, home: object) -> None:
     ref = take(store, ended=NOW)
-    declined = run_cli("erase", ref, input_text="n\n")
+    declined = run_cli("erase", ref, "--reason", "person-request", input_text="n\n")
     assert declined.code == 1
     assert not erased(store, ref)
-    confirmed = run_cli("erase", ref, input_text="y\n")
+    confirmed = run_cli("erase", ref, "--reason", "person-request", input_text="y\n")
     assert confirmed.code == 0, confirmed.stderr
     assert erased(store, ref)
 
@@ -145,7 +187,9 @@ def test_audit_verify_names_the_first_broken_link(store: Store, how: str) -> Non
         take(store, programme)
     intact = run_cli("audit", "verify", "--json")
     assert intact.code == 0, intact.stderr
-    assert intact.json() == {"intact": True, "events": 6, "first_broken": None}
+    found = intact.json()
+    assert (found["intact"], found["events"], found["first_broken"]) == (True, 6, None)
+    assert (found["forged_cases"], found["anchor_problems"]) == ([], [])
     statements, seq, problem = TAMPERING[how]
     with store.engine.begin() as connection:
         for statement in statements:

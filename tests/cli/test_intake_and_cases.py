@@ -80,9 +80,11 @@ def test_an_empty_store_lists_no_cases_as_json(home: Path) -> None:
     result = run_cli("cases", "--json")
     assert result.code == 0, result.stderr
     assert result.stdout.strip() == "[]"
-    assert "created a master key file" in result.stderr
-    assert oct((home / "master.key").stat().st_mode & 0o777) == "0o600"
-    assert "created a master key file" not in run_cli("cases", "--json").stderr
+    assert "created the key ring" in result.stderr
+    ring = home.parent / f"{home.name}-keys"
+    assert oct((ring / "v000001.key").stat().st_mode & 0o777) == "0o600"
+    assert not (home / "master.key").exists()  # the keys are not kept beside the data
+    assert "created the key ring" not in run_cli("cases", "--json").stderr
 
 
 def test_intake_without_a_running_server_says_to_start_one_and_writes_nothing(

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from safepassage.cli.chart import DPI, SIZE_INCHES
@@ -81,3 +82,64 @@ def test_a_wrong_time_limit_setting_is_named(sqlite_store: Store) -> None:
     result = run_cli("report", env={"SAFEPASSAGE_SLA_DAYS": '{"passport": 3}'})
     assert result.code == 2
     assert "SAFEPASSAGE_SLA_DAYS names 'passport'" in result.stderr
+
+
+def test_the_csv_leaves_out_which_cases_are_late_and_records_no_export(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    late = _seed(sqlite_store)[0]
+    csv_path = tmp_path / "report.csv"
+    result = run_cli("report", "--csv", str(csv_path))
+    assert result.code == 0, result.stderr
+    assert late in result.stdout  # the coordinator at the terminal still sees which case
+    content = csv_path.read_text()
+    assert late not in content
+    rows = list(csv.DictReader(content.splitlines()))
+    (breach,) = [r for r in rows if r["section"] == "over time limit"]
+    assert breach["item"] == "a case at travel-document (attempt 1)"
+    entries = run_cli("audit", late, "--json").json()["entries"]
+    assert not [e for e in entries if e["what"] == "exported"]
+
+
+def test_references_go_in_the_csv_only_with_a_reason_and_each_is_an_audited_export(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    late, *on_time = _seed(sqlite_store)
+    csv_path = tmp_path / "report.csv"
+    options = ["--with-references", "--reason", "monthly time-limit review", "--by", "A. Analyst"]
+    result = run_cli("report", "--csv", str(csv_path), *options)
+    assert result.code == 0, result.stderr
+    assert late in csv_path.read_text()
+
+    entries = run_cli("audit", late, "--json").json()["entries"]
+    (export,) = [e for e in entries if e["what"] == "exported"]
+    assert export["who"] == "A. Analyst"
+    assert "report --csv --with-references (monthly time-limit review)" in export["detail"]
+    for reference in on_time:  # not in the file, so not exported
+        entries = run_cli("audit", reference, "--json").json()["entries"]
+        assert not [e for e in entries if e["what"] == "exported"]
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["--with-references"], "--reason: is required with --with-references"),
+        (["--with-references", "--reason", "  "], "--reason:"),
+        (["--reason", "review"], "--reason: goes with --with-references only"),
+    ],
+)
+def test_with_references_needs_a_reason_and_writes_nothing_without_one(
+    sqlite_store: Store, tmp_path: Path, options: list[str], named: str
+) -> None:
+    _seed(sqlite_store)
+    csv_path = tmp_path / "report.csv"
+    result = run_cli("report", "--csv", str(csv_path), *options)
+    assert result.code == 2
+    assert named in result.stderr
+    assert not csv_path.exists()
+
+
+def test_with_references_without_a_csv_file_is_refused(sqlite_store: Store) -> None:
+    result = run_cli("report", "--with-references", "--reason", "review")
+    assert result.code == 2
+    assert "--with-references: goes with --csv FILE" in result.stderr

@@ -26,7 +26,7 @@ from safepassage.models.store.cases import get_case
 from safepassage.models.store.db import open_store
 from safepassage.models.store.followups import case_followups
 from safepassage.models.store.orm import SealedRecord
-from safepassage.models.store.workflow import read_answer
+from safepassage.models.store.workflow import read_answer_for_stage
 from safepassage.orchestration.catalog import FOLLOWUP_SCHEDULER, REINTEGRATION_FOLLOWUP
 from safepassage.orchestration.followup_runs import PrefectFollowUpRuns
 from safepassage.services.checkpoints import answer_checkpoint, case_status
@@ -125,7 +125,7 @@ def test_a_followup_cycle_asks_the_mission_takes_each_report_and_closes_the_case
         with store.transaction() as session:
             stored = get_case(session, case.reference)
             report = json.loads(
-                read_answer(session, store.master_key, stored, "followup-report", 2)
+                read_answer_for_stage(session, store.master_key, stored, "followup-report", 2)
             )
             sealed = session.scalar(
                 select(SealedRecord.ciphertext).where(

@@ -17,7 +17,7 @@ from safepassage.demo.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.errors import KeyUnavailable
 from safepassage.models.settings import get_settings
-from safepassage.models.store.cases import get_case, read_intake
+from safepassage.models.store.cases import get_case, read_intake_for_stage
 from safepassage.models.store.db import open_store
 from safepassage.models.store.orm import OutboxItem, SealedRecord
 from safepassage.services.interventions import withdraw
@@ -85,7 +85,10 @@ def test_no_detail_leaks_anywhere_and_an_erased_case_is_gone_for_good(
     play([travelled], timeout=400)
     assert travelled.stage == "reintegration"
 
-    erased = run_cli("erase", withdrawn.reference, "--yes", "--json", "--by", "dpo", env=env)
+    erased = run_cli(
+        "erase", withdrawn.reference, "--reason", "consent-withdrawn", "--yes", "--json",
+        "--by", "dpo", env=env,
+    )  # fmt: skip
     assert erased.code == 0, erased.stderr
     assert erased.json()["prefect"]["removed"] is True
     assert erased.json()["prefect"]["flow_runs_deleted"] >= 2  # its return and withdrawal runs
@@ -142,7 +145,7 @@ def _assert_erased_for_good(served: World, reference: str) -> None:
             case = get_case(session, reference)
             assert case.data_key is None
             try:
-                read_intake(session, store.master_key, case)
+                read_intake_for_stage(session, store.master_key, case)
             except KeyUnavailable:
                 pass
             else:  # pragma: no cover - the point of the test

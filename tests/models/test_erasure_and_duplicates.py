@@ -14,16 +14,20 @@ from sqlalchemy import func, select
 from safepassage.models.errors import CaseStateError, DuplicateIntake, IntakeInvalid, KeyUnavailable
 from safepassage.models.followup_plan import FollowUpPlan
 from safepassage.models.rules import decide
-from safepassage.models.store.cases import create_case, get_case, read_intake
+from safepassage.models.store.cases import create_case, get_case, read_intake_for_stage
 from safepassage.models.store.db import Store
 from safepassage.models.store.erasure import erase_case, expired_cases
-from safepassage.models.store.events import case_events, verify_chain
+from safepassage.models.store.events import case_events
 from safepassage.models.store.followups import plan_followups
 from safepassage.models.store.orm import Case, FollowUp, SealedRecord
+from safepassage.models.store.verification import verify_store
+from safepassage.models.vocabulary import ErasureReason
 from tests.factories import PERSONAL_VALUES, TODAY, intake
 from tests.stored import stored_case
 
 NOW = dt.datetime(2026, 11, 29, 10, tzinfo=dt.UTC)
+PERSON_REQUEST, LEGAL_OBLIGATION = ErasureReason.PERSON_REQUEST, ErasureReason.LEGAL_OBLIGATION
+DUPLICATE = ErasureReason.DUPLICATE
 
 
 def end(store: Store, reference: str, stage: str = "closed", at: dt.datetime = NOW) -> None:
@@ -48,7 +52,9 @@ def test_erasing_a_closed_case_destroys_its_key_and_records_and_keeps_the_statis
     end(store, ref)
     with store.transaction() as session:
         case = get_case(session, ref)
-        erasure = erase_case(session, store.master_key, case, actor="dpo", now=NOW)
+        erasure = erase_case(
+            session, store.master_key, case, actor="dpo", now=NOW, reason=PERSON_REQUEST
+        )
     assert erasure.sealed_records_destroyed == 1
     assert sealed_count(store, ref) == 0
     with store.transaction() as session:
@@ -59,11 +65,12 @@ def test_erasing_a_closed_case_destroys_its_key_and_records_and_keeps_the_statis
         assert (case.programme, case.stage, case.decision_outcome) == ("BG", "closed", "eligible")
         assert case.status == "erased"
         with pytest.raises(KeyUnavailable, match=rf"case {ref} was erased"):
-            read_intake(session, store.master_key, case)
+            read_intake_for_stage(session, store.master_key, case)
         erased = [e for e in case_events(session, ref) if e.kind == "case-erased"]
         assert erased[0].actor == "dpo"
         assert erased[0].detail["forced"] is False
-        assert verify_chain(session) is None
+        assert erased[0].detail["reason"] == "person-request"
+        assert verify_store(session, store.master_key, store.anchor).broken is None
 
 
 def test_erasing_twice_changes_nothing_the_second_time(store: Store) -> None:
@@ -71,50 +78,55 @@ def test_erasing_twice_changes_nothing_the_second_time(store: Store) -> None:
     end(store, ref, "withdrawn")
     for _ in range(2):
         with store.transaction() as session:
-            last = erase_case(session, store.master_key, get_case(session, ref), actor="a", now=NOW)
+            case = get_case(session, ref)
+            last = erase_case(
+                session, store.master_key, case, actor="a", now=NOW, reason=PERSON_REQUEST
+            )
     assert last.already_erased
     with store.transaction() as session:
         assert [e.kind for e in case_events(session, ref)].count("case-erased") == 1
 
 
-def test_an_active_case_is_erased_only_when_forced_with_a_reason(store: Store) -> None:
+def test_an_active_case_is_erased_only_when_forced_and_the_log_keeps_the_code_not_the_note(
+    store: Store,
+) -> None:
     ref = stored_case(store)
-    with store.transaction() as session:
-        with pytest.raises(CaseStateError, match="--force --reason"):
-            erase_case(session, store.master_key, get_case(session, ref), actor="a", now=NOW)
-        with pytest.raises(CaseStateError, match="--reason"):
-            erase_case(
-                session, store.master_key, get_case(session, ref), actor="a", now=NOW, force=True
-            )
+    with store.transaction() as session, pytest.raises(CaseStateError, match="--force"):
+        erase_case(
+            session, store.master_key, get_case(session, ref), actor="a", now=NOW,
+            reason=LEGAL_OBLIGATION,
+        )  # fmt: skip
     assert sealed_count(store, ref) == 1  # nothing was written
     with store.transaction() as session:
         case = get_case(session, ref)
         plan_followups(session, case, TODAY, FollowUpPlan(), now=NOW)
         erasure = erase_case(
             session, store.master_key, case, actor="a", now=NOW, force=True,
-            reason="court order 2026/114",
+            reason=LEGAL_OBLIGATION, note="court order 2026/114",
         )  # fmt: skip
-    assert erasure.forced
+    assert (erasure.forced, erasure.reason, erasure.note_kept) == (True, "legal-obligation", True)
     with store.transaction() as session:
         case = get_case(session, ref)
         states = set(session.scalars(select(FollowUp.state).where(FollowUp.case_id == case.id)))
         assert states == {"cancelled"}  # no follow-up is scheduled for an erased case again
-        assert case_events(session, ref)[-1].detail["reason"] == "court order 2026/114"
+        assert case_events(session, ref)[-1].detail["reason"] == "legal-obligation"
+        assert all("2026/114" not in str(e.detail) for e in case_events(session, ref))
 
 
-def test_a_reason_that_quotes_the_persons_details_is_refused_and_nothing_is_erased(
+def test_a_note_that_quotes_the_persons_details_is_refused_and_nothing_is_erased(
     store: Store,
 ) -> None:
     ref = stored_case(store)
     with (
         store.transaction() as session,
-        pytest.raises(IntakeInvalid, match=r"(?m)^--reason: ") as refused,
+        pytest.raises(IntakeInvalid, match=r"(?m)^--note: ") as refused,
     ):
         erase_case(
             session, store.master_key, get_case(session, ref), actor="a", now=NOW, force=True,
-            reason=f"asked by {PERSONAL_VALUES['family_name'].upper()} herself",
+            reason=PERSON_REQUEST,
+            note=f"asked by {PERSONAL_VALUES['family_name'].upper()} herself",
         )  # fmt: skip
-    assert refused.value.problems[0].path == "--reason"
+    assert refused.value.problems[0].path == "--note"
     assert PERSONAL_VALUES["family_name"].upper() not in str(refused.value.problems[0])
     assert sealed_count(store, ref) == 1
 
@@ -186,6 +198,9 @@ def test_after_erasure_the_same_intake_is_not_recognised(store: Store) -> None:
         ).reference
     end(store, ref)
     with store.transaction() as session:
-        erase_case(session, store.master_key, get_case(session, ref), actor="a", now=NOW)
+        erase_case(
+            session, store.master_key, get_case(session, ref), actor="a", now=NOW,
+            reason=DUPLICATE,
+        )  # fmt: skip
     with store.transaction() as session:  # nothing of the erased case can be matched any more
         assert create_case(session, store.master_key, case_file, decision, actor="a", now=NOW)

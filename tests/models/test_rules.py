@@ -7,9 +7,16 @@ from typing import Any
 
 import pytest
 
-from safepassage.models.rules import HU_BASE_GRANT_CHF, PROGRAMME_SERVICES, RULES_VERSION, decide
+from safepassage.models.intake import Intake
+from safepassage.models.rules import (
+    HU_BASE_GRANT_CHF,
+    PROGRAMME_SERVICES,
+    RULES_VERSION,
+    decide,
+    needs_travel_document,
+)
 from safepassage.models.vocabulary import Outcome, Programme
-from tests.factories import TODAY, intake
+from tests.factories import TODAY, intake, intake_document
 
 NAMED = ["BG", "CZ", "RO", "HU"]
 E, R, X = Outcome.ELIGIBLE, Outcome.NEEDS_REVIEW, Outcome.INELIGIBLE
@@ -147,3 +154,33 @@ def test_the_decision_as_json_carries_outcome_reasons_and_version() -> None:
     assert as_dict["reasons"] == [
         "ad hoc returns are agreed case by case with the receiving mission"
     ]
+
+
+# (holds a passport, its expiry in days from TODAY or None, earliest departure in days, needed)
+TRAVEL_DOCUMENT: list[tuple[bool, int | None, int, bool]] = [
+    (False, None, 11, True),  # no passport
+    (True, None, 11, False),  # a passport without a recorded expiry is taken as valid
+    (True, 30, 11, False),  # valid on the day of travel
+    (True, 11, 11, False),  # valid until the day of travel itself
+    (True, 5, 11, True),  # expires before the earliest departure
+    (True, -6, -20, True),  # expired while the case waited (its departure was due already)
+]
+
+
+@pytest.mark.parametrize(("holds", "expires_in", "departs_in", "needed"), TRAVEL_DOCUMENT)
+def test_a_travel_document_is_needed_unless_the_passport_is_valid_on_the_day_of_travel(
+    holds: bool, expires_in: int | None, departs_in: int, needed: bool
+) -> None:
+    def day(offset: int) -> str:
+        return (TODAY + dt.timedelta(days=offset)).isoformat()
+
+    document = intake_document(
+        "BG",
+        travel_document__holds_valid_passport=holds,
+        travel_document__passport_expires_on=... if expires_in is None else day(expires_in),
+        earliest_departure=day(departs_in),
+    )
+    # Taken in ten days before TODAY, when every one of these passports was still valid.
+    taken_in = TODAY - dt.timedelta(days=10)
+    case = Intake.model_validate(document, context={"today": taken_in})
+    assert needs_travel_document(case, TODAY) is needed

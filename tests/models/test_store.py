@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text, update
 from sqlalchemy.engine import make_url
 
-from safepassage.models.crypto import MasterKey
+from safepassage.models.crypto import generate_key_text
 from safepassage.models.errors import KeyUnavailable
 from safepassage.models.rules import decide
 from safepassage.models.settings import Settings
@@ -20,12 +20,13 @@ from safepassage.models.store.cases import (
     create_case,
     get_case,
     list_cases,
-    read_intake,
+    read_intake_for_stage,
     reveal_intake,
 )
 from safepassage.models.store.db import Store, open_store
-from safepassage.models.store.events import append_event, case_events, verify_chain
+from safepassage.models.store.events import append_event, case_events
 from safepassage.models.store.orm import Case
+from safepassage.models.store.verification import verify_store
 from tests.factories import PERSONAL_VALUES, TODAY, intake
 from tests.stored import stored_case
 
@@ -51,7 +52,10 @@ def test_a_stored_case_reads_back_and_its_personal_data_is_nowhere_in_the_databa
     reference = stored_case(store, now=NOW)
     with store.transaction() as session:
         case = get_case(session, reference)
-        assert read_intake(session, store.master_key, case).beneficiary.given_name == "Zenobia"
+        assert (
+            read_intake_for_stage(session, store.master_key, case).beneficiary.given_name
+            == "Zenobia"
+        )
         assert case.stage == "identification"
         assert case.status == "active"
     dump = database_bytes(store, store_settings)
@@ -109,7 +113,7 @@ def test_destroying_the_data_key_makes_the_personal_data_unreadable(store: Store
     with store.transaction() as session:
         session.execute(update(Case).where(Case.reference == reference).values(data_key=None))
     with store.transaction() as session, pytest.raises(KeyUnavailable, match="erased"):
-        read_intake(session, store.master_key, get_case(session, reference))
+        read_intake_for_stage(session, store.master_key, get_case(session, reference))
 
 
 def test_a_ciphertext_moved_to_another_case_does_not_open(store: Store) -> None:
@@ -121,14 +125,14 @@ def test_a_ciphertext_moved_to_another_case_does_not_open(store: Store) -> None:
         store.transaction() as session,
         pytest.raises(KeyUnavailable, match=rf"data key of case {second} does not open"),
     ):
-        read_intake(session, store.master_key, get_case(session, second))
+        read_intake_for_stage(session, store.master_key, get_case(session, second))
 
 
 def test_a_different_master_key_is_refused_at_open(store: Store, store_settings: Settings) -> None:
     stored_case(store, now=NOW)
     other = store_settings.model_copy(update={"master_key": None})
-    other.home.mkdir(parents=True, exist_ok=True)
-    other.key_file.write_text(MasterKey(b"z" * 32).secret.hex()[:43] + "=\n")
+    other.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    other.key_file.write_text(generate_key_text() + "\n")
     other.key_file.chmod(0o600)
     with pytest.raises(KeyUnavailable, match="SAFEPASSAGE_MASTER_KEY"):
         open_store(other, notice=lambda _: None)
@@ -145,7 +149,7 @@ def _three_cases(store: Store) -> None:
 def test_an_untouched_log_verifies(store: Store) -> None:
     _three_cases(store)
     with store.transaction() as session:
-        assert verify_chain(session) is None
+        assert verify_store(session, store.master_key, store.anchor).broken is None
 
 
 def test_an_edited_event_is_named(store: Store) -> None:
@@ -153,7 +157,7 @@ def test_an_edited_event_is_named(store: Store) -> None:
     with store.engine.begin() as connection:
         connection.execute(text("UPDATE case_events SET actor = 'someone else' WHERE seq = 3"))
     with store.transaction() as session:
-        broken = verify_chain(session)
+        broken = verify_store(session, store.master_key, store.anchor).broken
     assert broken is not None
     assert broken.seq == 3
     assert "changed" in broken.problem
@@ -164,7 +168,7 @@ def test_a_deleted_event_is_named(store: Store) -> None:
     with store.engine.begin() as connection:
         connection.execute(text("DELETE FROM case_events WHERE seq = 4"))
     with store.transaction() as session:
-        broken = verify_chain(session)
+        broken = verify_store(session, store.master_key, store.anchor).broken
     assert broken is not None
     assert broken.seq == 4
 
@@ -174,7 +178,7 @@ def test_deleting_the_newest_events_is_noticed(store: Store) -> None:
     with store.engine.begin() as connection:
         connection.execute(text("DELETE FROM case_events WHERE seq >= 5"))
     with store.transaction() as session:
-        broken = verify_chain(session)
+        broken = verify_store(session, store.master_key, store.anchor).broken
     assert broken is not None
     assert broken.seq == 5
 
@@ -186,7 +190,7 @@ def test_reordered_events_are_named(store: Store) -> None:
         connection.execute(text("UPDATE case_events SET seq = 2 WHERE seq = 3"))
         connection.execute(text("UPDATE case_events SET seq = 3 WHERE seq = 100"))
     with store.transaction() as session:
-        broken = verify_chain(session)
+        broken = verify_store(session, store.master_key, store.anchor).broken
     assert broken is not None
     assert broken.seq == 2
 
@@ -216,7 +220,7 @@ def test_concurrent_writers_keep_one_unbroken_chain(store: Store) -> None:
         thread.join()
     assert not errors
     with store.transaction() as session:
-        assert verify_chain(session) is None
+        assert verify_store(session, store.master_key, store.anchor).broken is None
 
 
 def test_the_migration_heads_read_without_alembic_match_alembics_own() -> None:

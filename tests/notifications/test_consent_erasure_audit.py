@@ -13,6 +13,7 @@ from safepassage.models.store.consent import change_consent
 from safepassage.models.store.erasure import erase_case
 from safepassage.models.store.orm import OutboxItem
 from safepassage.models.store.workflow import record_answer
+from safepassage.models.vocabulary import ErasureReason
 from tests.notifications.conftest import World
 from tests.notifications.test_delivery import DETAILS, assert_no_personal_data
 
@@ -89,7 +90,10 @@ def test_erasure_destroys_queued_detailed_bodies_and_they_go_out_minimal(world: 
     with world.store.transaction() as session:
         case = get_case(session, ref)
         case.stage, case.ended_at = "closed", world.clock()
-        erasure = erase_case(session, world.store.master_key, case, actor="dpo", now=world.clock())
+        erasure = erase_case(
+            session, world.store.master_key, case, actor="dpo", now=world.clock(),
+            reason=ErasureReason.PERSON_REQUEST,
+        )  # fmt: skip
     assert erasure.notification_bodies_destroyed == 1
     assert world.deliver().detailed == 0
     for request in world.http.at("/mission-bg"):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from safepassage.demo.sample_answers import Scenario, sample_answer
@@ -13,6 +15,7 @@ from safepassage.models.store.cases import get_case
 from safepassage.models.store.db import Store
 from safepassage.models.store.orm import CaseAction, OutboxItem
 from safepassage.models.store.workflow import record_answer
+from safepassage.tasks import travel_document as travel_document_stage
 from safepassage.tasks.departure import confirm_departure
 from safepassage.tasks.identification import check_identification, conclude_review
 from safepassage.tasks.ticketing import book_ticket
@@ -121,3 +124,31 @@ def test_a_missed_flight_cancels_that_booking_and_books_again(
     assert titles == ["booking-cancelled"]
     for value in PERSONAL_VALUES.values():
         assert value not in (home / "notifications" / "mission-bg.jsonl").read_text()
+
+
+def test_a_passport_that_expired_while_the_case_waited_needs_a_travel_document(
+    stage_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Valid for four more days when the case was taken in; the stage runs ten days on.
+    expires = (TODAY + dt.timedelta(days=4)).isoformat()
+    expired = stored_case(
+        stage_store,
+        "BG",
+        travel_document__holds_valid_passport=True,
+        travel_document__passport_expires_on=expires,
+        earliest_departure=TODAY.isoformat(),
+    )
+    short = stored_case(  # still valid today, but not on the earliest departure
+        stage_store,
+        "BG",
+        travel_document__holds_valid_passport=True,
+        travel_document__passport_expires_on=(TODAY + dt.timedelta(days=12)).isoformat(),
+        earliest_departure=(TODAY + dt.timedelta(days=20)).isoformat(),
+    )
+    ten_days_on = NOW + dt.timedelta(days=10)
+    monkeypatch.setattr(travel_document_stage, "utcnow", lambda: ten_days_on)
+    assert request_travel_document.fn(expired) is True
+    assert request_travel_document.fn(short) is True
+    with stage_store.transaction() as session:
+        assert get_case(session, expired).stage == "travel-document"
+        assert get_case(session, short).stage == "travel-document"

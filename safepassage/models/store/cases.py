@@ -18,6 +18,7 @@ from safepassage.models.reference import new_reference
 from safepassage.models.rules import Decision
 from safepassage.models.store.events import append_event
 from safepassage.models.store.orm import Case, SealedRecord
+from safepassage.models.stored_forms import read_stored
 from safepassage.models.vocabulary import FINAL_STAGES, Outcome, Stage
 
 INTAKE = "intake"
@@ -171,9 +172,36 @@ def open_sealed(session: Session, master_key: MasterKey, case: Case, purpose: st
     return cipher.open(purpose, record.ciphertext)
 
 
-def read_intake(session: Session, master_key: MasterKey, case: Case) -> Intake:
-    """Decrypt the case's intake (for the system's own use: no disclosure is logged)."""
-    return Intake.model_validate_json(open_sealed(session, master_key, case, INTAKE))
+def read_intake_for_stage(session: Session, master_key: MasterKey, case: Case) -> Intake:
+    """Decrypt the case's intake for a stage's own work (deciding, rendering a cleared message,
+    checking an answer), which no person sees: no disclosure is logged.
+
+    For a person to see, use `reveal_records`.
+    """
+    # Structure only: a sealed intake is never re-checked against today (see intake.STORED).
+    return read_stored(Intake, open_sealed(session, master_key, case, INTAKE), what=INTAKE)
+
+
+def reveal_records(
+    session: Session,
+    master_key: MasterKey,
+    case: Case,
+    records: list[str],
+    *,
+    actor: str,
+    purpose: str,
+    now: dt.datetime,
+) -> dict[str, bytes]:
+    """Decrypt the case's sealed `records` for a person to see, and log that disclosure.
+
+    The one way personal data reaches a person (the CLI, an export, a web page): it writes the
+    `personal-data-revealed` event under `actor`'s name in the same transaction, so a reveal
+    that is not logged cannot happen (nothing is returned if the log cannot be written).
+    """
+    opened = {record: open_sealed(session, master_key, case, record) for record in records}
+    if opened:
+        log_disclosure(session, case, list(opened), actor=actor, purpose=purpose, now=now)
+    return opened
 
 
 def reveal_intake(
@@ -185,10 +213,11 @@ def reveal_intake(
     purpose: str,
     now: dt.datetime,
 ) -> Intake:
-    """Decrypt the intake for a person to see, and log that disclosure in the event log."""
-    intake = read_intake(session, master_key, case)
-    log_disclosure(session, case, [INTAKE], actor=actor, purpose=purpose, now=now)
-    return intake
+    """Decrypt the intake for a person to see, and log that disclosure (see `reveal_records`)."""
+    sealed = reveal_records(
+        session, master_key, case, [INTAKE], actor=actor, purpose=purpose, now=now
+    )
+    return read_stored(Intake, sealed[INTAKE], what=INTAKE)
 
 
 def log_disclosure(

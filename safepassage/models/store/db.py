@@ -8,23 +8,35 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, select, text
+from sqlalchemy import Engine, create_engine, event, inspect, select, text, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from safepassage.models.crypto import MasterKey, load_master_key
-from safepassage.models.errors import ConfigurationError, KeyUnavailable
+from safepassage.models.clock import utcnow
+from safepassage.models.crypto import MasterKey
+from safepassage.models.errors import ConfigurationError
+from safepassage.models.private_files import create_private_database, ensure_private_home
 from safepassage.models.settings import Settings, get_settings
-from safepassage.models.store.orm import ChainHead, StoreMeta
+from safepassage.models.store import state_seal
+from safepassage.models.store.anchor import Anchor
+from safepassage.models.store.events import (
+    APPENDED_INFO,
+    MASTER_KEY_INFO,
+    key_the_chain,
+    keyed_from,
+    start_chain,
+)
+from safepassage.models.store.keys import bind_master_key, load_master_key, recorded_key_ids
+from safepassage.models.store.orm import Case
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-GENESIS_HASH = "0" * 64
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -122,6 +134,7 @@ class Store:
     engine: Engine
     sessions: sessionmaker[Session]
     master_key: MasterKey
+    anchor: Anchor
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -142,11 +155,10 @@ def open_store(
     """Open (creating on first use) the case store that `settings` describe."""
     settings = settings or get_settings()
     url = settings.effective_database_url
-    if url.startswith("sqlite") and not settings.database_url:
-        settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    master_key = (
-        load_master_key(settings) if notice is None else load_master_key(settings, notice=notice)
-    )
+    # The home holds the key file, the SQLite store and the logs: the owner's alone, or refused.
+    embedded = url.startswith("sqlite") and not settings.database_url
+    ensure_private_home(settings.home, create=embedded)
+    create_private_database(url)
     engine = make_engine(url)
     try:
         migrate(engine)
@@ -156,9 +168,83 @@ def open_store(
             f"cannot open the case store at {make_url(url).render_as_string(hide_password=True)}: "
             f"{type(exc.orig).__name__}; check SAFEPASSAGE_DATABASE_URL and that the database runs"
         ) from None
-    store = Store(engine, sessionmaker(engine, expire_on_commit=False), master_key)
-    _bind_master_key(store)
+    try:
+        # The key ring is looked at after the schema: a store that already holds data must
+        # never get a new key made for it.
+        master_key = load_master_key(settings, engine, notice=notice or _stderr_notice)
+        anchor = Anchor(settings.effective_audit_anchor)
+        store = Store(engine, session_factory(engine, master_key, anchor), master_key, anchor)
+        _prepare(store)
+    except BaseException:
+        engine.dispose()
+        raise
     return store
+
+
+def _stderr_notice(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def session_factory(engine: Engine, master_key: MasterKey, anchor: Anchor) -> sessionmaker[Session]:
+    """Return the store's session factory: each session signs the log and seals case state."""
+    sessions = sessionmaker(engine, expire_on_commit=False, info={MASTER_KEY_INFO: master_key})
+
+    def seal_cases(session: Session, _context: Any, _instances: Any) -> None:
+        state_seal.reseal(session, master_key)
+
+    def anchor_head(session: Session) -> None:
+        appended = session.info.pop(APPENDED_INFO, None)
+        if appended is not None:
+            anchor.record(*appended)
+
+    def forget_head(session: Session) -> None:
+        session.info.pop(APPENDED_INFO, None)
+
+    event.listen(sessions, "before_flush", seal_cases)
+    event.listen(sessions, "after_commit", anchor_head)
+    event.listen(sessions, "after_soft_rollback", lambda session, _previous: forget_head(session))
+    return sessions
+
+
+def _prepare(store: Store) -> None:
+    """Refuse a key ring that is not the store's; start, or move to, the keyed audit chain."""
+    for attempt in range(3):
+        try:
+            _prepare_once(store)
+            return
+        except IntegrityError:  # another process opening the store recorded the same facts
+            if attempt == 2:
+                raise
+
+
+def _prepare_once(store: Store) -> None:
+    # Looked at first: keying an old store's chain anchors its epoch entry on commit.
+    fresh_anchor = store.anchor.is_new()
+    with store.transaction() as session:
+        new_store = not recorded_key_ids(session)
+        bind_master_key(session, store.master_key)
+        if new_store:
+            start_chain(session)
+        epoch = keyed_from(session)
+        if epoch is None:  # a store from before the keyed chain: key it now, once
+            epoch, moved = key_the_chain(session, now=utcnow())
+            if moved:
+                _seal_existing_cases(session, store.master_key)
+    if store.anchor.epoch() is None and fresh_anchor:
+        store.anchor.set_epoch(epoch)
+
+
+def _seal_existing_cases(session: Session, master_key: MasterKey) -> None:
+    """Seal the state of every case stored before the seal existed (in the epoch's step)."""
+    columns = [getattr(Case, name) for name in state_seal.COVERED]
+    for row in session.execute(select(Case.id, *columns)).all():
+        values = dict(zip(state_seal.COVERED, row[1:], strict=True))
+        session.execute(
+            update(Case)
+            .where(Case.id == row[0])
+            .values(state_mac=state_seal.state_mac(master_key, values))
+            .execution_options(synchronize_session=False)
+        )
 
 
 @contextlib.contextmanager
@@ -175,28 +261,3 @@ def opened_store(settings: Settings | None = None) -> Iterator[Store]:
 def process_store() -> Store:
     """Return this process's case store, opened once (a flow-run process lives for one run)."""
     return open_store()
-
-
-def _bind_master_key(store: Store) -> None:
-    """Record the master key's id on first use and refuse a different key later.
-
-    A store opened with the wrong key would accept new cases under a key that cannot read the
-    old ones; better to stop at once and say which setting is wrong.
-    """
-    with store.transaction() as session:
-        row = session.get(StoreMeta, "master_key_id")
-        if row is None:
-            session.add(StoreMeta(key="master_key_id", value=store.master_key.key_id))
-            if session.get(ChainHead, 1) is None:
-                session.add(ChainHead(id=1, seq=0, hash=GENESIS_HASH))
-        elif row.value != store.master_key.key_id:
-            raise KeyUnavailable(
-                "the master key does not match the one this case store was created with: "
-                "set SAFEPASSAGE_MASTER_KEY (or restore the key file) to the store's key"
-            )
-
-
-def chain_head(session: Session) -> ChainHead:
-    """Return the chain head row, locked for update where the database supports it."""
-    query = select(ChainHead).where(ChainHead.id == 1).with_for_update()
-    return session.execute(query).scalar_one()

@@ -87,6 +87,8 @@ class Case(Base):
     # The case's data key, wrapped by the master key; NULL once the case is erased.
     data_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     master_key_id: Mapped[str] = mapped_column(String(16))
+    # A MAC of the fields that decide who may see what (see store/state_seal.py).
+    state_mac: Mapped[str | None] = mapped_column(String(64))
     erased_at: Mapped[dt.datetime | None]
     # When the case's flow runs and artifacts were removed from Prefect after erasure; NULL
     # while that is still to do (the server was down), so the retention job finishes it.
@@ -283,3 +285,22 @@ class FollowUp(Base):
     # moving a run makes a new generation, so a stale run's key is never reused.
     scheduled_for: Mapped[dt.datetime | None]
     run_generation: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ErasureNote(Base):
+    """The free-text note given with an erasure (`erase --note`), kept apart from the event log.
+
+    The hash-chained log is permanent, so it holds only the erasure's reason code. The note may
+    say more (a request's ticket number, a court order's reference); it is sealed under its own
+    data key, wrapped by the master key like a case's, and the row is deleted once
+    `delete_after` passes (the daily retention run), so nothing typed here is kept for good.
+    """
+
+    __tablename__ = "erasure_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    written_at: Mapped[dt.datetime]
+    delete_after: Mapped[dt.datetime] = mapped_column(index=True)
+    data_key: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)

@@ -188,7 +188,7 @@ def record_answer(
     return answer
 
 
-def read_answer(
+def read_answer_for_stage(
     session: Session, master_key: MasterKey, case: Case, checkpoint: str, attempt: int
 ) -> bytes:
     """Decrypt a stored checkpoint answer (JSON bytes)."""
