@@ -85,10 +85,20 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
-def _truncate_all(store: Store) -> None:
-    with store.engine.begin() as connection:
-        tables = ", ".join(f'"{t.name}"' for t in reversed(Base.metadata.sorted_tables))
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+def empty_postgres_store(url: str) -> None:
+    """Empty the shared PostgreSQL test store, whatever keys its last user had.
+
+    Through a bare engine, not `open_store`: the store refuses a key that is not its own, and
+    the previous test may have used another (a key ring rather than the test key).
+    """
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+        with engine.begin() as connection:
+            tables = ", ".join(f'"{t.name}"' for t in reversed(Base.metadata.sorted_tables))
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -100,9 +110,7 @@ def store_settings(
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_url")
         monkeypatch.setenv("SAFEPASSAGE_DATABASE_URL", url)
-        scratch = open_store(Settings())
-        _truncate_all(scratch)
-        scratch.dispose()
+        empty_postgres_store(url)
     get_settings.cache_clear()
     return get_settings()
 
@@ -124,12 +132,7 @@ def ring_settings(
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_url")
         monkeypatch.setenv("SAFEPASSAGE_DATABASE_URL", url)
-        engine = make_engine(url)
-        migrate(engine)
-        with engine.begin() as connection:
-            tables = ", ".join(f'"{t.name}"' for t in reversed(Base.metadata.sorted_tables))
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        engine.dispose()
+        empty_postgres_store(url)
     get_settings.cache_clear()
     return get_settings()
 

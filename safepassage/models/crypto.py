@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -141,9 +141,9 @@ class MasterKey:
         data_key = secrets.token_bytes(KEY_BYTES)
         return CaseCipher(reference, data_key), self.wrap(reference, data_key)
 
-    def wrap(self, reference: str, data_key: bytes) -> bytes:
-        """Wrap a case's data key under the current version."""
-        version = self.current
+    def wrap(self, reference: str, data_key: bytes, *, version: KeyVersion | None = None) -> bytes:
+        """Wrap a case's data key under `version` (by default the current one)."""
+        version = version or self.current
         form = _VERSIONED + version.number.to_bytes(_VERSION_BYTES, "big")
         return _seal(version.secret, data_key, _data_key_aad(reference, version.number), form=form)
 
@@ -183,7 +183,7 @@ class CaseCipher:
     """Seals and opens one case's personal data under its data key."""
 
     reference: str
-    data_key: bytes
+    data_key: bytes = field(repr=False)  # never in a log or a traceback's locals
 
     def _aad(self, purpose: str) -> bytes:
         return f"{self.reference}|{purpose}".encode()

@@ -10,8 +10,8 @@ A ring comes from a `KeySource`. Two ship with SafePassage:
 
 - `DirectoryKeySource` (the default): one owner-only file per version in a folder that is not
   the data folder (by default `<home>-keys`, beside `SAFEPASSAGE_HOME`, so a backup of the data
-  carries no key), set with SAFEPASSAGE_KEY_RING. In production that folder is a mounted secret
-  volume shared by every machine of the office.
+  carries no key), set with SAFEPASSAGE_KEY_RING. In production that folder is a writable,
+  access-controlled volume shared by every machine of the office (rotation writes to it).
 - `EnvironmentKeySource`: SAFEPASSAGE_MASTER_KEY, one fixed key. It cannot rotate, so erasure
   does not reach backups under it; `keys rotate` says so.
 
@@ -144,8 +144,10 @@ class EnvironmentKeySource:
 
     def _fixed(self) -> ConfigurationError:
         return ConfigurationError(
-            "SAFEPASSAGE_MASTER_KEY holds one fixed key, which cannot rotate or retire: unset it "
-            "and keep the keys in a key ring (SAFEPASSAGE_KEY_RING), see docs/data-protection.md"
+            "SAFEPASSAGE_MASTER_KEY holds one fixed key, which cannot rotate or retire: to move to "
+            "a key ring, write that key to SAFEPASSAGE_HOME/master.key (chmod 600) and unset "
+            "SAFEPASSAGE_MASTER_KEY; the next start moves it into the ring (SAFEPASSAGE_KEY_RING) "
+            "as version 1. See docs/data-protection.md"
         )
 
 
@@ -169,7 +171,7 @@ class DirectoryKeySource:
         if not self.path.is_dir():
             return [], {}
         self._check_private()
-        versions = [self._read_version(p) for p in self._version_files()]
+        versions = [v for v in map(self._read_version_if_there, self._version_files()) if v]
         index_path = self.path / "index.key"
         index: dict[str, bytes] = {}
         if index_path.exists():
@@ -197,14 +199,14 @@ class DirectoryKeySource:
 
     def destroy(self, number: int) -> None:
         path = self.path / _version_name(number)
-        if not path.exists():
-            return
-        size = path.stat().st_size
-        with path.open("r+b") as handle:  # overwrite first: an unlinked file's blocks linger
-            handle.write(b"\0" * size)
-            handle.flush()
-            os.fsync(handle.fileno())
-        path.unlink()
+        # Out of readers' sight first (they list `v*.key`), so none reads a half-overwritten
+        # file, and a crash midway leaves no damaged version behind, only this name to finish.
+        doomed = self.path / f".destroying-{path.name}"
+        with contextlib.suppress(FileNotFoundError):
+            path.rename(doomed)
+        _fsync_dir(self.path)
+        for leftover in self.path.glob(".destroying-*"):
+            _shred(leftover)
         _fsync_dir(self.path)
 
     @contextlib.contextmanager
@@ -222,6 +224,11 @@ class DirectoryKeySource:
             raise ConfigurationError(
                 f"the key ring {self.path} is open to other users: run `chmod 700 {self.path}`"
             )
+
+    def _read_version_if_there(self, path: Path) -> KeyVersion | None:
+        if not path.exists():  # destroyed since the folder was listed
+            return None
+        return self._read_version(path)
 
     def _read_version(self, path: Path) -> KeyVersion:
         raw = self._read_json(path)
@@ -257,6 +264,16 @@ class DirectoryKeySource:
             os.fsync(handle.fileno())
         temporary.replace(path)
         _fsync_dir(self.path)
+
+
+def _shred(path: Path) -> None:
+    """Overwrite a file, then unlink it: an unlinked file's blocks would keep the key."""
+    size = path.stat().st_size
+    with path.open("r+b") as handle:
+        handle.write(b"\0" * size)
+        handle.flush()
+        os.fsync(handle.fileno())
+    path.unlink()
 
 
 def _version_name(number: int) -> str:

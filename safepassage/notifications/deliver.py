@@ -274,7 +274,8 @@ def _send_one(master_key: MasterKey, targets: Targets, item: _Claimed) -> _Outco
     if item.sealed_body is not None and allowed and item.state_holds(master_key):
         try:
             cipher = master_key.case_cipher(item.reference, item.data_key)
-            body = cipher.open(sealed_purpose(item.uuid), item.sealed_body).decode()
+            purpose = sealed_purpose(item.uuid, item.target, item.audience)
+            body = cipher.open(purpose, item.sealed_body).decode()
             level = Level.DETAILED
         except KeyUnavailable:  # erased since it was queued: the minimal text is all that's left
             pass

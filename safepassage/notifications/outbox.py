@@ -57,9 +57,11 @@ class Queued:
         return json_ready(self)
 
 
-def sealed_purpose(item_uuid: str) -> str:
-    """Return the purpose a detailed body is sealed under (binds it to this one message)."""
-    return f"outbox:{item_uuid}"
+def sealed_purpose(item_uuid: str, target: str, audience: str) -> str:
+    """Return the purpose a detailed body is sealed under: this one message, to this target for
+    this audience. A row whose target or audience was changed in the database no longer opens,
+    so the details cannot be redirected to someone the person did not consent to."""
+    return f"outbox:{item_uuid}|{target}|{audience}"
 
 
 def audiences_of(audience_column: str) -> list[Audience]:
@@ -231,7 +233,8 @@ def _new_row(
     if rendered.detailed is not None:
         cipher = _cipher(master_key, case)
         if cipher is not None:
-            sealed = cipher.seal(sealed_purpose(item_uuid), rendered.detailed.encode())
+            purpose = sealed_purpose(item_uuid, target.label, "+".join(tags))
+            sealed = cipher.seal(purpose, rendered.detailed.encode())
     return {
         "uuid": item_uuid,
         "case_id": case.id,

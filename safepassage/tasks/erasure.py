@@ -58,6 +58,7 @@ class RetentionSweep(BaseModel):
     erased: list[str]
     purged: list[str]
     purge_failed: list[str]
+    erase_failed: list[str] = []
 
 
 def sweep(store: Store, *, actor: str = "retention", purge: bool = True) -> RetentionSweep:
@@ -69,16 +70,14 @@ def sweep(store: Store, *, actor: str = "retention", purge: bool = True) -> Rete
     months = get_settings().retention_months
     with store.transaction() as session:
         expired = expired_cases(session, now=utcnow(), months=months)
-    erased = []
+    erased, erase_failed = [], []
     for reference in expired:
-        with store.transaction() as session:
-            case = get_case(session, reference, lock=True)
-            if case.erased_at is None:
-                erase_case(
-                    session, store.master_key, case, actor=actor, now=utcnow(),
-                    reason=ErasureReason.RETENTION,
-                )  # fmt: skip
+        try:
+            if _erase_one(store, reference, actor=actor):
                 erased.append(reference)
+        except Exception as exc:  # one case must not stop the others, nor the key step after
+            logger.error("%s not erased: %s", reference, type(exc).__name__)
+            erase_failed.append(reference)
     with store.transaction() as session:
         notes_deleted = delete_expired_notes(session, now=utcnow())
     if erased or notes_deleted:  # once, after the commits, for all of them
@@ -95,7 +94,22 @@ def sweep(store: Store, *, actor: str = "retention", purge: bool = True) -> Rete
                 "Prefect records of %s not removed yet: %s", reference, type(exc).__name__
             )
             failed.append(reference)
-    return RetentionSweep(erased=erased, purged=purged, purge_failed=failed)
+    return RetentionSweep(
+        erased=erased, purged=purged, purge_failed=failed, erase_failed=erase_failed
+    )
+
+
+def _erase_one(store: Store, reference: str, *, actor: str) -> bool:
+    """Erase one expired case in its own transaction; False if it was erased already."""
+    with store.transaction() as session:
+        case = get_case(session, reference, lock=True)
+        if case.erased_at is not None:
+            return False
+        erase_case(
+            session, store.master_key, case, actor=actor, now=utcnow(),
+            reason=ErasureReason.RETENTION,
+        )  # fmt: skip
+        return True
 
 
 @task(**LEDGER_TASK)

@@ -20,11 +20,12 @@ from safepassage.models.errors import ChainBroken
 from safepassage.models.settings import Settings
 from safepassage.models.store.cases import get_case, reveal_intake
 from safepassage.models.store.db import Store, open_store
+from safepassage.models.store.erasure import erase_case
 from safepassage.models.store.events import GENESIS_HASH, KEYED_FROM, _canonical
 from safepassage.models.store.orm import CaseEvent, ChainHead, StoreMeta
 from safepassage.models.store.verification import StoreCheck, verify_store
 from safepassage.models.store.workflow import set_stage
-from safepassage.models.vocabulary import Stage
+from safepassage.models.vocabulary import ErasureReason, Stage
 from tests.stored import stored_case
 
 NOW = dt.datetime(2026, 12, 4, 9, tzinfo=dt.UTC)
@@ -236,3 +237,47 @@ def test_the_database_url_is_not_what_names_the_anchor(store_settings: Settings)
     url = make_url(store_settings.effective_database_url)
     if url.get_backend_name() == "sqlite":
         assert not anchor.is_relative_to(Path(url.database or "").parent)
+
+
+def test_anchors_of_several_machines_are_all_checked(
+    store: Store, store_settings: Settings
+) -> None:
+    stored_case(store, now=NOW)
+    anchor = store_settings.effective_audit_anchor
+    (own,) = anchor.glob("*.log")
+    seq = own.read_text().splitlines()[-1].split(" ")[0]
+    (anchor / "other-machine.log").write_text(f"{seq} {'f' * 64}\n")  # another writer disagrees
+    found = check(store)
+    assert not found.intact
+    assert any("disagree" in p for p in found.anchor_problems)
+
+
+def test_deleting_the_epoch_row_to_have_forgeries_resealed_is_refused(
+    store: Store, store_settings: Settings
+) -> None:
+    ref = stored_case(store, consent__share_with_receiving_mission=False, now=NOW)
+    with store.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE cases SET share_with_mission = :yes WHERE reference = :ref"),
+            {"yes": True, "ref": ref},
+        )
+        connection.execute(text("DELETE FROM store_meta WHERE key = 'chain_keyed_from'"))
+    with pytest.raises(ChainBroken, match="tampered"):
+        open_store(store_settings, notice=lambda _: None)
+    assert check(store).forged_cases == [ref]  # still named: nothing was sealed afresh
+
+
+def test_a_forged_case_can_still_be_erased(store: Store) -> None:
+    ref = stored_case(store, consent__share_with_receiving_mission=False, ended=NOW, now=NOW)
+    with store.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE cases SET share_with_mission = :yes WHERE reference = :ref"),
+            {"yes": True, "ref": ref},
+        )
+    with store.transaction() as session:
+        erase_case(
+            session, store.master_key, get_case(session, ref), actor="dpo", now=NOW,
+            reason=ErasureReason.PERSON_REQUEST,
+        )  # fmt: skip
+    with store.transaction() as session:
+        assert get_case(session, ref).data_key is None

@@ -9,16 +9,18 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from safepassage.models.crypto import wrapped_version
 from safepassage.models.errors import ConfigurationError, KeyUnavailable
 from safepassage.models.settings import Settings
 from safepassage.models.store.cases import get_case, read_intake_for_stage
 from safepassage.models.store.db import Store, open_store
+from safepassage.models.store.erasure import erase_case
 from safepassage.models.store.keys import retire, rotate
 from safepassage.models.store.orm import Case, CaseEvent
 from safepassage.models.store.verification import verify_store
+from safepassage.models.vocabulary import ErasureReason
 from tests.conftest import TEST_MASTER_KEY
 from tests.stored import stored_case
 
@@ -188,3 +190,55 @@ def test_a_wrong_key_file_is_refused_and_left_as_it_was(
         open_store(ring_settings, notice=lambda _: None)
     assert ring_settings.key_file.read_text().strip() == wrong
     assert not ring_settings.effective_key_ring.joinpath("v000001.key").exists()
+
+
+def test_a_damaged_key_does_not_stop_retirement(ring_store: Store) -> None:
+    damaged = stored_case(ring_store, now=NOW)
+    fine = stored_case(ring_store, "RO", now=NOW)
+    with ring_store.transaction() as session:
+        case = get_case(session, damaged)
+        case.data_key = b"\x02\x00\x00\x00\x01" + b"junk" * 10  # edited in the database
+    rotate(ring_store.sessions, ring_store.master_key, actor="t", now=NOW)
+    retired = retire(
+        ring_store.sessions, ring_store.master_key, backup_days=35, actor="t", now=NOW,
+        at_once=True,
+    )  # fmt: skip
+    assert retired == [1]  # every backup's copy of version 1 is unreadable now
+    assert _opens(ring_store, fine)
+    with ring_store.transaction() as session:
+        event = session.scalar(select(CaseEvent).where(CaseEvent.kind == "master-key-retired"))
+        assert event is not None
+        assert event.detail["unreadable"] == [damaged]
+
+
+def test_a_wrapped_key_copied_back_into_an_erased_case_is_not_carried_forward(
+    ring_store: Store,
+) -> None:
+    ref = stored_case(ring_store, ended=NOW, now=NOW)
+    with ring_store.transaction() as session:
+        old_key = get_case(session, ref).data_key
+        erase_case(
+            session, ring_store.master_key, get_case(session, ref), actor="dpo", now=NOW,
+            reason=ErasureReason.PERSON_REQUEST,
+        )  # fmt: skip
+    with ring_store.transaction() as session:  # the attacker restores it from a backup
+        session.execute(update(Case).where(Case.reference == ref).values(data_key=old_key))
+    rotate(ring_store.sessions, ring_store.master_key, actor="t", now=NOW)
+    retire(ring_store.sessions, ring_store.master_key, backup_days=35, actor="t", now=NOW,
+           at_once=True)  # fmt: skip
+    assert not _opens(ring_store, ref)
+
+
+def test_a_crash_while_destroying_a_version_leaves_no_damaged_key(
+    ring_store: Store, ring_settings: Settings
+) -> None:
+    ring = ring_settings.effective_key_ring
+    rotate(ring_store.sessions, ring_store.master_key, actor="t", now=NOW)
+    (ring / "v000001.key").rename(ring / ".destroying-v000001.key")  # renamed, then the crash
+    reopened = open_store(ring_settings, notice=lambda _: None)  # opens: nothing damaged
+    try:
+        assert [v.number for v in reopened.master_key.versions] == [2]
+        reopened.master_key.source.destroy(1)  # the next retirement finishes the job
+        assert not list(ring.glob(".destroying-*"))
+    finally:
+        reopened.dispose()

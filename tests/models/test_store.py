@@ -22,6 +22,7 @@ from safepassage.models.store.cases import (
     list_cases,
     read_intake_for_stage,
     reveal_intake,
+    reveal_records,
 )
 from safepassage.models.store.db import Store, open_store
 from safepassage.models.store.events import append_event, case_events
@@ -232,3 +233,18 @@ def test_the_migration_heads_read_without_alembic_match_alembics_own() -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     assert script_heads() == frozenset(ScriptDirectory.from_config(config).get_heads())
+
+
+def test_revealing_records_to_a_person_logs_one_event_naming_them(store: Store) -> None:
+    reference = stored_case(store, now=NOW)
+    with store.transaction() as session:
+        case = get_case(session, reference)
+        opened = reveal_records(
+            session, store.master_key, case, ["intake"], actor="officer Z", purpose="call",
+            now=NOW,
+        )  # fmt: skip
+        assert PERSONAL_VALUES["given_name"].encode() in opened["intake"]
+        (event,) = [
+            e for e in case_events(session, reference) if e.kind == "personal-data-revealed"
+        ]
+    assert (event.actor, event.detail) == ("officer Z", {"purpose": "call", "records": ["intake"]})

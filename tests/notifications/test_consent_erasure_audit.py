@@ -5,7 +5,7 @@ Real deliveries to the local receivers of tests/notifications/conftest.py, on bo
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 
 from safepassage.models.store.audit import case_audit
 from safepassage.models.store.cases import get_case, reveal_intake
@@ -127,3 +127,47 @@ def test_the_audit_lists_reveals_answers_and_what_each_target_was_sent(world: Wo
     assert ("consent changed", "coordinator A") in seen
     for entry in entries:
         assert_no_personal_data(str(entry.as_dict()))
+
+
+def test_details_redirected_to_another_target_in_the_database_go_out_minimal(
+    world: World,
+) -> None:
+    # The person consented to the mission only; the row is pointed at the embassy by SQL.
+    ref = world.take_in("BG", consent__share_with_embassy=False)
+    world.queue(ref, "ticket-booked", details=DETAILS)
+    world.queue(ref, "travel-document-requested")  # for the embassy's target label
+    with world.store.transaction() as session:
+        mission_item = session.scalar(
+            select(OutboxItem.uuid).where(
+                OutboxItem.audience.like("mission%"), OutboxItem.level == "detailed"
+            )
+        )
+    assert mission_item is not None
+    with world.store.transaction() as session:
+        embassy_target = (
+            session.scalar(select(OutboxItem.target).where(OutboxItem.audience.like("embassy%")))
+            or "embassy-bg"
+        )
+        session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.uuid == mission_item)
+            .values(target=embassy_target)  # the audience still says "mission": consented
+        )
+    world.deliver()
+    received = world.http.at("/embassy-bg")
+    assert len(received) == 2  # its own message, and the redirected one: minimal
+    for request in received:
+        assert_no_personal_data(request.text)
+
+
+def test_a_consent_flag_forged_in_the_database_sends_nothing_detailed(world: World) -> None:
+    ref = world.take_in("BG", consent__share_with_receiving_mission=False)
+    with world.store.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE cases SET share_with_mission = :yes WHERE reference = :ref"),
+            {"yes": True, "ref": ref},
+        )
+    world.queue(ref, "ticket-booked", details=DETAILS)  # the next stage, after the forgery
+    world.deliver()
+    for request in world.http.at("/mission-bg"):
+        assert_no_personal_data(request.text)

@@ -64,9 +64,25 @@ class Anchor:
                 f"event {known}): set SAFEPASSAGE_AUDIT_ANCHOR to this store's anchor folder"
             )
         private_folder(self.folder)
-        fd = os.open(self.folder / EPOCH_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written whole under another name, then linked in: a crash leaves no empty epoch
+        # file, and of two processes writing at once the second finds the first's.
+        temporary = self.folder / f".epoch-{os.getpid()}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(f"{seq}\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, self.folder / EPOCH_FILE)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+        if self.epoch() != seq:
+            raise ConfigurationError(
+                f"the anchor in {self.folder} was started for another store at the same moment: "
+                "set SAFEPASSAGE_AUDIT_ANCHOR to this store's own anchor folder"
+            )
 
     def heads(self) -> tuple[dict[int, str], list[str]]:
         """Return every anchored head by seq, and the conflicts between files (same seq,

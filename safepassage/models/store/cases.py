@@ -16,7 +16,7 @@ from safepassage.models.intake import Intake
 from safepassage.models.json_ready import json_ready
 from safepassage.models.reference import new_reference
 from safepassage.models.rules import Decision
-from safepassage.models.store.events import append_event
+from safepassage.models.store.events import append_event, chain_head
 from safepassage.models.store.orm import Case, SealedRecord
 from safepassage.models.stored_forms import read_stored
 from safepassage.models.vocabulary import FINAL_STAGES, Outcome, Stage
@@ -43,6 +43,9 @@ def create_case(
     The same intake submitted twice (a double click, a file sent again) is refused with
     DuplicateIntake naming the case it made; the unique fingerprint also settles a race.
     """
+    # The chain head first: a key retirement holds it while it destroys a version, so the data
+    # key below is never wrapped under a version being destroyed (store/keys.py retire).
+    chain_head(session)
     sealed_intake = intake.model_dump_json().encode()
     fingerprint = master_key.fingerprint(INTAKE, sealed_intake)
     _refuse_duplicate(session, fingerprint)

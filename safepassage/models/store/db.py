@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safepassage.models.clock import utcnow
 from safepassage.models.crypto import MasterKey
-from safepassage.models.errors import ConfigurationError
+from safepassage.models.errors import ChainBroken, ConfigurationError
 from safepassage.models.private_files import create_private_database, ensure_private_home
 from safepassage.models.settings import Settings, get_settings
 from safepassage.models.store import state_seal
@@ -37,6 +38,7 @@ from safepassage.models.store.keys import bind_master_key, load_master_key, reco
 from safepassage.models.store.orm import Case
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+logger = logging.getLogger("safepassage.store")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -194,15 +196,22 @@ def session_factory(engine: Engine, master_key: MasterKey, anchor: Anchor) -> se
 
     def anchor_head(session: Session) -> None:
         appended = session.info.pop(APPENDED_INFO, None)
-        if appended is not None:
+        if appended is None:
+            return
+        try:
             anchor.record(*appended)
+        except OSError as exc:
+            # Committed already: failing now would report a stored case as not stored. The
+            # anchor is one head behind until the next transaction; verification still holds.
+            logger.error("audit anchor not written in %s: %s", anchor.folder, exc.strerror)
 
-    def forget_head(session: Session) -> None:
-        session.info.pop(APPENDED_INFO, None)
+    def forget_head(session: Session, previous: Any) -> None:
+        if not previous.nested:  # a savepoint's rollback leaves the outer appends standing
+            session.info.pop(APPENDED_INFO, None)
 
     event.listen(sessions, "before_flush", seal_cases)
     event.listen(sessions, "after_commit", anchor_head)
-    event.listen(sessions, "after_soft_rollback", lambda session, _previous: forget_head(session))
+    event.listen(sessions, "after_soft_rollback", forget_head)
     return sessions
 
 
@@ -227,6 +236,14 @@ def _prepare_once(store: Store) -> None:
             start_chain(session)
         epoch = keyed_from(session)
         if epoch is None:  # a store from before the keyed chain: key it now, once
+            if not fresh_anchor:
+                # The anchor knows this store's chain as keyed: the epoch's row was deleted to
+                # have forged rows sealed afresh as if this were an old store. Refuse.
+                raise ChainBroken(
+                    "the case store has lost the record of when its audit chain was keyed, but "
+                    f"its anchor ({store.anchor.folder}) has it: the database was tampered with. "
+                    "Nothing was written; run `safepassage audit verify`"
+                )
             epoch, moved = key_the_chain(session, now=utcnow())
             if moved:
                 _seal_existing_cases(session, store.master_key)
@@ -237,7 +254,8 @@ def _prepare_once(store: Store) -> None:
 def _seal_existing_cases(session: Session, master_key: MasterKey) -> None:
     """Seal the state of every case stored before the seal existed (in the epoch's step)."""
     columns = [getattr(Case, name) for name in state_seal.COVERED]
-    for row in session.execute(select(Case.id, *columns)).all():
+    unsealed = select(Case.id, *columns).where(Case.state_mac.is_(None))
+    for row in session.execute(unsealed).all():
         values = dict(zip(state_seal.COVERED, row[1:], strict=True))
         session.execute(
             update(Case)

@@ -23,7 +23,7 @@ from safepassage.models.crypto import MasterKey
 from safepassage.models.errors import CaseStateError, FieldProblem, IntakeInvalid, KeyUnavailable
 from safepassage.models.followup_plan import add_months
 from safepassage.models.store.cases import read_intake_for_stage
-from safepassage.models.store.events import append_event
+from safepassage.models.store.events import append_event, chain_head
 from safepassage.models.store.followups import PENDING, FollowUpState
 from safepassage.models.store.orm import Case, ErasureNote, FollowUp, OutboxItem, SealedRecord
 from safepassage.models.vocabulary import FINAL_STAGES, ErasureReason
@@ -204,6 +204,7 @@ def keep_note(
     Not under the case's key: the erasure destroys that key in the same transaction, and the
     note would be unreadable from the start. Its own key is bound to the case and this purpose.
     """
+    chain_head(session)  # before wrapping: see cases.create_case
     cipher, wrapped = master_key.new_case_key(f"{case.reference}/{NOTE_PURPOSE}")
     session.add(
         ErasureNote(

@@ -8,10 +8,11 @@ hide the real problem: the ring is missing and must be restored).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -26,13 +27,14 @@ from safepassage.models.keyring import (
     DirectoryKeySource,
     EnvironmentKeySource,
     KeySource,
+    KeyVersion,
     key_id_of,
     legacy_index_keys,
     new_index_keys,
 )
 from safepassage.models.settings import Settings
 from safepassage.models.store.erasure import NOTE_PURPOSE
-from safepassage.models.store.events import append_event
+from safepassage.models.store.events import append_event, chain_head
 from safepassage.models.store.orm import Case, ErasureNote, StoreMeta
 
 LEGACY_KEY_ID = "master_key_id"
@@ -69,7 +71,19 @@ def load_master_key(settings: Settings, engine: Engine, *, notice: Any = None) -
         with source.exclusive():
             if not source.load()[0]:  # no other process made it meanwhile
                 _make_ring(settings, engine, source, notice)
-    return MasterKey(source)
+    master_key = MasterKey(source)
+    _finish_moving_the_key_file(settings.key_file, master_key)
+    return master_key
+
+
+def _finish_moving_the_key_file(legacy: Path, master_key: MasterKey) -> None:
+    """Destroy the old key file once the ring holds its key (a crash may have left it)."""
+    if not legacy.exists():
+        return
+    secret = decode_key(legacy.read_text(), source=f"the key file {legacy}")
+    first = master_key.versions[0]
+    if first.number == 1 and first.key_id == key_id_of(secret):
+        _destroy_file(legacy)
 
 
 def _make_ring(settings: Settings, engine: Engine, source: KeySource, notice: Any) -> None:
@@ -151,7 +165,7 @@ class _Wrapped:
     table: Any  # the ORM class
     rows: Any  # select(id, case reference, wrapped key)
     bound_to: Callable[[str], str]  # the name the key is bound to, from the case reference
-    extra: dict[str, Callable[[MasterKey], Any]]
+    extra: dict[str, Callable[[KeyVersion], Any]]
 
 
 #: Every row that holds a wrapped data key: the cases, and the sealed erasure notes (which
@@ -159,9 +173,13 @@ class _Wrapped:
 _WRAPPED = (
     _Wrapped(
         Case,
-        select(Case.id, Case.reference, Case.data_key).where(Case.data_key.is_not(None)),
+        # Never an erased case: a wrapped key copied back into its row from a backup would
+        # otherwise be carried forward by every rotation, past every retirement.
+        select(Case.id, Case.reference, Case.data_key).where(
+            Case.data_key.is_not(None), Case.erased_at.is_(None)
+        ),
         lambda reference: reference,
-        {"master_key_id": lambda master_key: master_key.current.key_id},
+        {"master_key_id": lambda version: version.key_id},
     ),
     _Wrapped(
         ErasureNote,
@@ -196,15 +214,16 @@ def _rewrap_kind(
     below: int | None,
     result: Rewrapped,
 ) -> None:
-    current, last_id = master_key.current.number, 0
+    last_id = 0
     while True:
+        version = master_key.current  # once a batch: it looks at the ring's folder
         with sessions.begin() as session:
             rows = session.execute(
                 kind.rows.where(kind.table.id > last_id).order_by(kind.table.id).limit(_BATCH)
             ).all()
             for row_id, reference, wrapped in rows:
                 number = wrapped_version(wrapped)
-                if number == current or (below is not None and number >= below):
+                if number == version.number or (below is not None and number >= below):
                     continue
                 bound = kind.bound_to(reference)
                 try:
@@ -212,11 +231,11 @@ def _rewrap_kind(
                 except KeyUnavailable:
                     result.unreadable.append(bound)
                     continue
-                extra = {name: value(master_key) for name, value in kind.extra.items()}
+                extra = {name: value(version) for name, value in kind.extra.items()}
                 moved = session.execute(
                     update(kind.table)
                     .where(kind.table.id == row_id, kind.table.data_key == wrapped)
-                    .values(data_key=master_key.wrap(bound, data_key), **extra)
+                    .values(data_key=master_key.wrap(bound, data_key, version=version), **extra)
                 )
                 result.moved += cast(CursorResult[Any], moved).rowcount
         if not rows:
@@ -279,7 +298,10 @@ def retire(
     """Destroy the versions due for retirement; return their numbers.
 
     Live cases still under one of them (wrapped by a process that had not yet seen the newest
-    version) are re-wrapped first, so retiring never loses a live case.
+    version) are re-wrapped first, while no new data key can be wrapped (`_writers_paused`), so
+    retiring never loses a live case. A row whose key does not open at all (damaged, or under a
+    version destroyed before) is lost already: it is named in the event, and does not stop the
+    retirement, which would keep every backup readable for it.
     """
     source = master_key.source
     with source.exclusive():
@@ -287,19 +309,32 @@ def retire(
         due = due_for_retirement(master_key, backup_days=backup_days, now=now, at_once=at_once)
         if not due:
             return []
-        stragglers = rewrap(sessions, master_key, below=max(due) + 1)
-        if stragglers.unreadable:
-            raise KeyUnavailable(
-                f"{len(stragglers.unreadable)} live case(s) could not be re-wrapped; nothing was "
-                "retired. Run `safepassage audit verify` and see docs/data-protection.md"
-            )
-        for number in due:
-            source.destroy(number)
+        with _writers_paused(sessions):
+            stragglers = rewrap(sessions, master_key, below=max(due) + 1)
+            for number in due:
+                source.destroy(number)
         master_key.refresh()
         with sessions.begin() as session:
             for number in due:
                 append_event(
                     session, reference=None, kind="master-key-retired", actor=actor, at=now,
-                    detail={"version": number},
+                    detail={"version": number, "unreadable": stragglers.unreadable},
                 )  # fmt: skip
     return due
+
+
+@contextlib.contextmanager
+def _writers_paused(sessions: sessionmaker[Session]) -> Iterator[None]:
+    """Hold back every transaction that wraps a new data key, for the body's duration.
+
+    Those transactions lock the chain head before wrapping (cases.create_case, erasure's
+    note), so holding it here means each is either committed (and seen by the re-wrap) or
+    waits and then wraps under a version that is not being destroyed. SQLite needs nothing:
+    its writers already take turns (BEGIN IMMEDIATE), and a second writer here would wait on us.
+    """
+    if sessions.kw["bind"].dialect.name == "sqlite":
+        yield
+        return
+    with sessions.begin() as guard:
+        chain_head(guard)
+        yield

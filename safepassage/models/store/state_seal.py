@@ -69,15 +69,24 @@ def reseal(session: Session, master_key: MasterKey) -> None:
     for case in [*session.new, *session.dirty]:
         if not isinstance(case, Case):
             continue
-        if case not in session.new:
-            loaded_mac = inspect(case).attrs["state_mac"].history
-            before = [*loaded_mac.unchanged, *loaded_mac.deleted]
-            if before and before[0] != state_mac(master_key, _as_loaded(case)):
-                raise ChainBroken(
-                    f"case {case.reference}'s consent or stage fields were changed outside "
-                    "SafePassage: nothing was written. Run `safepassage audit verify`"
-                )
+        if case in session.new:
+            case.state_mac = state_mac(master_key, _current(case))
+            continue
+        if not _covered_changed(case):
+            continue  # the seal still covers the same values: leave it as it is
+        # Erasing a forged row is allowed: it removes the data the forgery could disclose.
+        erasing = case.data_key is None and case.erased_at is not None
+        if not erasing and case.state_mac != state_mac(master_key, _as_loaded(case)):
+            raise ChainBroken(
+                f"case {case.reference}'s consent or stage fields were changed outside "
+                "SafePassage: nothing was written. Run `safepassage audit verify`"
+            )
         case.state_mac = state_mac(master_key, _current(case))
+
+
+def _covered_changed(case: Case) -> bool:
+    state = inspect(case)
+    return any(state.attrs[name].history.has_changes() for name in COVERED)
 
 
 def forged_cases(session: Session, master_key: MasterKey) -> list[str]:
