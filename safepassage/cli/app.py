@@ -14,6 +14,7 @@ import warnings
 import typer
 
 from safepassage.cli import (
+    accounts,
     cases,
     data_protection,
     demo,
@@ -27,6 +28,8 @@ from safepassage.cli import (
     runs,
 )
 from safepassage.models.errors import (
+    AccountInvalid,
+    AccountNotFound,
     CaseNotFound,
     CaseStateError,
     ConfigurationError,
@@ -49,7 +52,7 @@ app = typer.Typer(
 
 for module in (
     intake, cases, keys, runs, demo, notifications, interventions, report, followups,
-    data_protection,
+    data_protection, accounts,
 ):  # fmt: skip
     module.register(app)
 
@@ -65,7 +68,14 @@ def report_error(exc: SafePassageError) -> int:
         return USAGE_EXIT
     _say_error(f"error: {exc}")
     if isinstance(
-        exc, ConfigurationError | CaseNotFound | CaseStateError | DuplicateIntake | KeyUnavailable
+        exc,
+        ConfigurationError
+        | CaseNotFound
+        | CaseStateError
+        | DuplicateIntake
+        | KeyUnavailable
+        | AccountInvalid
+        | AccountNotFound,
     ):
         return USAGE_EXIT
     return 1

@@ -7,9 +7,11 @@ while the database restarted) leaves the run `Crashed`, which nothing restarts e
 Every running flow emits a heartbeat event (PREFECT_FLOWS_HEARTBEAT_FREQUENCY, set to 30 s by
 SafePassage). The reaper, a thread in `safepassage serve`, looks at the runs of the
 served deployments that are Running or Pending; one with no heartbeat (nor state change) for
-`orphan_after_seconds` has lost its process, so the reaper moves it to AwaitingRetry. The runner
-starts it again; the flow re-executes from the top, replays completed tasks from their results,
-and the case store's ledger keeps every side effect to once. Crashed runs are restarted the
+`orphan_after_seconds` has lost its process, so the reaper moves it to AwaitingRetry, unless
+its process is seen alive on this machine (a busy machine can delay a heartbeat past the limit,
+or keep a starting process Pending that long; restarting a live run would run it twice). The
+runner starts it again; the flow re-executes from the top, replays completed tasks from their
+results, and the case store's ledger keeps every side effect to once. Crashed runs are restarted the
 same way, at most MAX_CRASH_RESTARTS times each.
 """
 
@@ -19,6 +21,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -56,6 +59,33 @@ def last_heartbeat(api: httpx.Client, flow_run_id: UUID, since: dt.datetime) -> 
     return dt.datetime.fromisoformat(events[0]["occurred"]) if events else None
 
 
+_RUN_ID_VARIABLE = b"PREFECT__FLOW_RUN_ID="
+
+
+def flow_runs_alive_here(proc: Path = Path("/proc")) -> set[str]:
+    """Return the ids of the flow runs whose process is alive on this machine.
+
+    Prefect's runner and process worker give each flow-run process its run's id in the
+    environment (PREFECT__FLOW_RUN_ID); /proc shows it for our own processes. Elsewhere than
+    Linux, or for runs on another machine, the set is empty and heartbeats alone decide.
+    """
+    alive: set[str] = set()
+    if not proc.is_dir():
+        return alive
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone meanwhile, or another user's
+            continue
+        start = environ.find(_RUN_ID_VARIABLE)
+        if start != -1:
+            value = environ[start + len(_RUN_ID_VARIABLE) :].split(b"\0", 1)[0]
+            alive.add(value.decode(errors="replace"))
+    return alive
+
+
 def find_orphans(
     client: Any, api: httpx.Client, deployment_ids: list[UUID], *, now: dt.datetime, after: float
 ) -> list[FlowRun]:
@@ -70,10 +100,11 @@ def find_orphans(
         limit=200,
     )
     silent_since = now - dt.timedelta(seconds=after)
+    alive_here = flow_runs_alive_here() if runs else set()
     orphans = []
     for run in runs:
         entered = run.state.timestamp if run.state else None
-        if entered is None or entered > silent_since:
+        if entered is None or entered > silent_since or str(run.id) in alive_here:
             continue
         beat = last_heartbeat(api, run.id, since=silent_since)
         if beat is None:

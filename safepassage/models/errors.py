@@ -6,6 +6,8 @@
     ├── CaseNotFound            no case has that reference (CLI exit 2)
     ├── CaseStateError          the case is not in a state that allows the action (CLI exit 2)
     │   └── CaseWithdrawn       the person withdrew: stages stop, compensations run
+    ├── AccountInvalid          an account's or a mission token's field is wrong (CLI exit 2)
+    ├── AccountNotFound         no account or mission token has that name (CLI exit 2)
     ├── KeyUnavailable          a case's data key was destroyed (erased) or the master key is wrong
     ├── StoredRecordInvalid     a sealed record no longer fits its form (damaged, or not migrated)
     └── ChainBroken             the event log's hash chain does not verify
@@ -78,6 +80,14 @@ class CaseWithdrawn(CaseStateError):
 
 class CaseErased(CaseStateError):
     """The case was erased: its personal data is gone and no stage may act on it."""
+
+
+class AccountInvalid(SafePassageError):
+    """An account's or a mission token's field is wrong; the message names it and the fix."""
+
+
+class AccountNotFound(SafePassageError):
+    """No account (or mission token) has the given name; the message does not repeat it."""
 
 
 class DuplicateIntake(SafePassageError):

@@ -179,13 +179,13 @@ def test_a_worker_killed_mid_stage_loses_nothing_and_repeats_nothing(
         )
         eventually(
             lambda: task_running(run_id, "accept_answer"),
-            timeout=60,
+            timeout=180,  # a fresh process replays the run's earlier tasks first
             interval=0.5,
             what="the answer's stage",
         )
         eventually(
             lambda: _run_waits_for_locks_of(at_office, run_id, engine, holder),
-            timeout=60,
+            timeout=180,
             interval=0.5,
             what="the answer's stage to wait for the log's head, inside its transaction",
         )

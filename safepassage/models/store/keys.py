@@ -33,9 +33,10 @@ from safepassage.models.keyring import (
     new_index_keys,
 )
 from safepassage.models.settings import Settings
+from safepassage.models.store.accounts import key_binding
 from safepassage.models.store.erasure import NOTE_PURPOSE
 from safepassage.models.store.events import append_event, chain_head
-from safepassage.models.store.orm import Case, ErasureNote, StoreMeta
+from safepassage.models.store.orm import Account, Case, ErasureNote, StoreMeta
 
 LEGACY_KEY_ID = "master_key_id"
 _BATCH = 500
@@ -163,13 +164,15 @@ class _Wrapped:
     """A kind of row that holds a data key wrapped by the master key."""
 
     table: Any  # the ORM class
-    rows: Any  # select(id, case reference, wrapped key)
-    bound_to: Callable[[str], str]  # the name the key is bound to, from the case reference
+    rows: Any  # select(id, case reference or account name, wrapped key)
+    bound_to: Callable[[str], str]  # the name the key is bound to, from the reference or name
     extra: dict[str, Callable[[KeyVersion], Any]]
 
 
-#: Every row that holds a wrapped data key: the cases, and the sealed erasure notes (which
-#: outlive their case's key for a while, so they must move to new versions too).
+#: Every row that holds a wrapped data key: the cases, the sealed erasure notes (which
+#: outlive their case's key for a while, so they must move to new versions too), and the
+#: accounts (whose TOTP secrets would otherwise stop opening, and sign-ins fail, once the
+#: version they were wrapped under retires).
 _WRAPPED = (
     _Wrapped(
         Case,
@@ -189,6 +192,8 @@ _WRAPPED = (
         lambda reference: f"{reference}/{NOTE_PURPOSE}",
         {},
     ),
+    # Disabled accounts too: `users reset` brings one back, and no account is ever erased.
+    _Wrapped(Account, select(Account.id, Account.name, Account.data_key), key_binding, {}),
 )
 
 

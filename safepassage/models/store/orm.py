@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -304,3 +305,58 @@ class ErasureNote(Base):
     delete_after: Mapped[dt.datetime] = mapped_column(index=True)
     data_key: Mapped[bytes] = mapped_column(LargeBinary)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Account(Base):
+    """A person who signs in to the gateway: a coordinator, a mission officer or an auditor.
+
+    The password is kept as its argon2id hash; the TOTP secret is sealed under the account's
+    own data key, wrapped by the master key like a case's (so key rotation re-wraps it, and a
+    copy of the database without the key ring holds no usable second factor).
+    """
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint("role IN ('coordinator', 'mission', 'auditor')", name="role"),
+        # A mission officer sees their own country's cases, so the country is required; any
+        # other role with a country would be a mistake waiting to be read as a scope.
+        CheckConstraint("(role = 'mission') = (mission IS NOT NULL)", name="mission_only"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(12))
+    mission: Mapped[str | None] = mapped_column(String(2))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    # The account's data key, wrapped by the master key (bound to "account:<name>").
+    data_key: Mapped[bytes] = mapped_column(LargeBinary)
+    totp_secret: Mapped[bytes] = mapped_column(LargeBinary)
+    disabled: Mapped[bool] = mapped_column(Boolean)
+    # Failed sign-ins since the last success or lock; at five the account locks for a while.
+    failed_attempts: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[dt.datetime | None]
+    # The TOTP time step of the last accepted code: a code of that step or an earlier one is
+    # refused, so a code seen over someone's shoulder or in a proxy's log cannot be replayed.
+    last_totp_step: Mapped[int | None] = mapped_column(Integer)
+    signed_in_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    # When an operator last changed the account (added, disabled, reset); sign-ins do not count.
+    updated_at: Mapped[dt.datetime]
+
+
+class MissionToken(Base):
+    """An API token for a receiving mission's own system; the token itself is never stored.
+
+    Names are never reused, even once revoked: a token's name is who the audit trail says
+    entered what it submitted.
+    """
+
+    __tablename__ = "mission_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    mission: Mapped[str] = mapped_column(String(2))
+    # SHA-256 of the token, in hex (why not argon2: credentials.token_digest).
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]

@@ -1,0 +1,170 @@
+"""Accounts and mission tokens: what the command line and the gateway call.
+
+The command line manages them (`safepassage users ...`, `safepassage tokens ...`); the gateway
+signs people and mission systems in with `authenticate` and `authenticate_token`. Each takes
+an open `store` (the gateway keeps one for its lifetime) or opens the configured one for the
+call. Every change and every sign-in is an event in the store's hash-chained log, written
+in the store's functions: nothing here writes an event itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+
+from safepassage.models.clock import utcnow
+from safepassage.models.roles import checked_country, checked_mission, checked_name, checked_role
+from safepassage.models.store import accounts as account_rows
+from safepassage.models.store import mission_tokens as token_rows
+from safepassage.models.store import signin
+from safepassage.models.store.accounts import AccountView, Credentials
+from safepassage.models.store.db import Store, opened_store
+from safepassage.models.store.mission_tokens import NewToken, TokenHolder, TokenView
+from safepassage.models.store.signin import Refusal, SignInRefused
+
+__all__ = [
+    "AccountView",
+    "Credentials",
+    "NewToken",
+    "Refusal",
+    "SignInRefused",
+    "TokenHolder",
+    "TokenView",
+    "add_user",
+    "authenticate",
+    "authenticate_token",
+    "create_token",
+    "disable_user",
+    "list_tokens",
+    "list_users",
+    "reset_user",
+    "revoke_token",
+    "sign_out",
+]
+
+
+@contextlib.contextmanager
+def _using(store: Store | None) -> Iterator[Store]:
+    """Yield `store`, or the configured store opened for this call only."""
+    if store is not None:
+        yield store
+        return
+    with opened_store() as opened:
+        yield opened
+
+
+def add_user(
+    name: str,
+    role: str,
+    mission: str | None = None,
+    *,
+    actor: str,
+    store: Store | None = None,
+    now: dt.datetime | None = None,
+) -> Credentials:
+    """Add an account; return its initial password and TOTP enrolment URI, to be shown once.
+
+    Raises AccountInvalid naming NAME, --role or --mission when one is wrong or the name is
+    taken (by an account or a mission token).
+    """
+    account_name = checked_name(name, field="NAME")
+    account_role = checked_role(role)
+    country = checked_mission(account_role, mission)
+    with _using(store) as opened, opened.transaction() as session:
+        return account_rows.add_account(
+            session, opened.master_key, name=account_name, role=account_role, mission=country,
+            actor=actor, now=now or utcnow(),
+        )  # fmt: skip
+
+
+def list_users(*, store: Store | None = None) -> list[AccountView]:
+    """Return every account, by name (never a hash or a secret)."""
+    with _using(store) as opened, opened.transaction() as session:
+        return account_rows.list_accounts(session)
+
+
+def disable_user(
+    name: str, *, actor: str, store: Store | None = None, now: dt.datetime | None = None
+) -> bool:
+    """Disable an account at once; return False if it was disabled already."""
+    with _using(store) as opened, opened.transaction() as session:
+        return account_rows.disable_account(
+            session, name=checked_name(name, field="NAME"), actor=actor, now=now or utcnow()
+        )
+
+
+def reset_user(
+    name: str, *, actor: str, store: Store | None = None, now: dt.datetime | None = None
+) -> Credentials:
+    """Give an account a new password and TOTP secret (shown once); unlock and enable it."""
+    with _using(store) as opened, opened.transaction() as session:
+        return account_rows.reset_account(
+            session, opened.master_key, name=checked_name(name, field="NAME"), actor=actor,
+            now=now or utcnow(),
+        )  # fmt: skip
+
+
+def authenticate(
+    name: str,
+    password: str,
+    code: str,
+    now: dt.datetime | None = None,
+    *,
+    store: Store | None = None,
+) -> AccountView | SignInRefused:
+    """Sign a person in: the password and a current TOTP code, each code once per account.
+
+    Returns the account, or the refusal (its reason is for the audit trail: tell the person
+    only that the sign-in failed). Five refusals in a row lock the account for 15 minutes,
+    during which even the right password and code are refused.
+    """
+    with _using(store) as opened:
+        return signin.sign_in(
+            opened.sessions, opened.master_key, name=name, password=password, code=code,
+            now=now or utcnow(),
+        )  # fmt: skip
+
+
+def sign_out(name: str, *, store: Store | None = None, now: dt.datetime | None = None) -> None:
+    """Record that a signed-in person signed out (or that their session was ended)."""
+    with _using(store) as opened, opened.transaction() as session:
+        signin.sign_out(session, name=name, now=now or utcnow())
+
+
+def create_token(
+    mission: str,
+    name: str,
+    *,
+    actor: str,
+    store: Store | None = None,
+    now: dt.datetime | None = None,
+) -> NewToken:
+    """Make an API token for a mission's own system; return it, to be shown once."""
+    token_name, country = checked_name(name, field="--name"), checked_country(mission)
+    with _using(store) as opened, opened.transaction() as session:
+        return token_rows.create_token(
+            session, name=token_name, mission=country, actor=actor, now=now or utcnow()
+        )
+
+
+def list_tokens(*, store: Store | None = None) -> list[TokenView]:
+    """Return every mission token, revoked ones included (never a token or its hash)."""
+    with _using(store) as opened, opened.transaction() as session:
+        return token_rows.list_tokens(session)
+
+
+def revoke_token(
+    name: str, *, actor: str, store: Store | None = None, now: dt.datetime | None = None
+) -> bool:
+    """Revoke a mission token at once; return False if it was revoked already."""
+    with _using(store) as opened, opened.transaction() as session:
+        return token_rows.revoke_token(
+            session, name=checked_name(name, field="NAME"), actor=actor, now=now or utcnow()
+        )
+
+
+def authenticate_token(token: str, *, store: Store | None = None) -> TokenHolder | None:
+    """Return the name and mission a bearer token speaks for, or None if it is no live token."""
+    with _using(store) as opened, opened.transaction() as session:
+        return token_rows.token_holder(session, token)
