@@ -107,6 +107,13 @@ def store_settings(
 ) -> Settings:
     """Settings for a case store on each database (a fresh, empty store per test)."""
     monkeypatch.setenv("SAFEPASSAGE_MASTER_KEY", TEST_MASTER_KEY)
+    return _fresh_store_settings(request, monkeypatch)
+
+
+def _fresh_store_settings(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """Point the settings at an empty store on the database `request.param` names."""
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_url")
         monkeypatch.setenv("SAFEPASSAGE_DATABASE_URL", url)
@@ -129,12 +136,7 @@ def ring_settings(
 ) -> Settings:
     """Settings for a fresh, empty case store on each database, keyed by a fresh key ring
     (the embedded default: `<home>-keys`), not by SAFEPASSAGE_MASTER_KEY."""
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-        monkeypatch.setenv("SAFEPASSAGE_DATABASE_URL", url)
-        empty_postgres_store(url)
-    get_settings.cache_clear()
-    return get_settings()
+    return _fresh_store_settings(request, monkeypatch)
 
 
 @pytest.fixture

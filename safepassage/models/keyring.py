@@ -206,7 +206,7 @@ class DirectoryKeySource:
             path.rename(doomed)
         _fsync_dir(self.path)
         for leftover in self.path.glob(".destroying-*"):
-            _shred(leftover)
+            shred(leftover)
         _fsync_dir(self.path)
 
     @contextlib.contextmanager
@@ -266,7 +266,7 @@ class DirectoryKeySource:
         _fsync_dir(self.path)
 
 
-def _shred(path: Path) -> None:
+def shred(path: Path) -> None:
     """Overwrite a file, then unlink it: an unlinked file's blocks would keep the key."""
     size = path.stat().st_size
     with path.open("r+b") as handle:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from safepassage.models.keyring import (
     key_id_of,
     legacy_index_keys,
     new_index_keys,
+    shred,
 )
 from safepassage.models.settings import Settings
 from safepassage.models.store.accounts import key_binding
@@ -84,7 +84,7 @@ def _finish_moving_the_key_file(legacy: Path, master_key: MasterKey) -> None:
     secret = decode_key(legacy.read_text(), source=f"the key file {legacy}")
     first = master_key.versions[0]
     if first.number == 1 and first.key_id == key_id_of(secret):
-        _destroy_file(legacy)
+        shred(legacy)
 
 
 def _make_ring(settings: Settings, engine: Engine, source: KeySource, notice: Any) -> None:
@@ -99,7 +99,7 @@ def _make_ring(settings: Settings, engine: Engine, source: KeySource, notice: An
                 "the store's own key file, or set SAFEPASSAGE_MASTER_KEY to the store's key"
             )
         source.create(legacy_index_keys(secret), first=secret)
-        _destroy_file(legacy)
+        shred(legacy)
         _tell(notice, f"safepassage: moved the master key from {legacy} into {source.description}"
               " as version 1 (keys are kept apart from the data now). Back the ring up apart "
               "from the data.")  # fmt: skip
@@ -123,15 +123,6 @@ def _shown(url: str) -> str:
 def _tell(notice: Any, message: str) -> None:
     if notice is not None:
         notice(message)
-
-
-def _destroy_file(path: Path) -> None:
-    size = path.stat().st_size
-    with path.open("r+b") as handle:
-        handle.write(b"\0" * size)
-        handle.flush()
-        os.fsync(handle.fileno())
-    path.unlink()
 
 
 def bind_master_key(session: Session, master_key: MasterKey) -> None:
