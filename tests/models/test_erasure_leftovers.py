@@ -73,9 +73,8 @@ def last_vacuums(store: Store) -> dict[str, dt.datetime | None]:
         return {str(name): value for name, value in rows}
 
 
+@pytest.mark.parametrize("store_settings", ["postgresql"], indirect=True)  # SQLite: above
 def test_after_erasure_postgresql_vacuums_the_tables_it_touched(store: Store) -> None:
-    if store.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL only: the SQLite side is the test above")
     reference, _ = closed_case_with_two_sealed_records(store)
     before = last_vacuums(store)
     erase(reference, actor="dpo", force=False, reason="person-request")
