@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from typing import cast
 from uuid import UUID
@@ -174,22 +175,12 @@ def test_the_scheduler_creates_each_run_once_and_recreates_deleted_ones(served: 
     try:
         # This case only: the world's store holds the other tests' cases, whose follow-ups their
         # own runs may still be creating.
-        first = reconcile(
-            store,
-            runs,
-            now=now,
-            horizon_days=HORIZON,
-            escalate=escalate_overdue,
+        reconcile_this_case = functools.partial(
+            reconcile, store, runs, now=now, horizon_days=HORIZON, escalate=escalate_overdue,
             reference=reference,
-        )
-        second = reconcile(
-            store,
-            runs,
-            now=now,
-            horizon_days=HORIZON,
-            escalate=escalate_overdue,
-            reference=reference,
-        )
+        )  # fmt: skip
+        first = reconcile_this_case()
+        second = reconcile_this_case()
         # The deployed daily scheduler (same horizon) finds follow-up 1 scheduled already.
         scheduler = cast(FlowRun, run_deployment(FOLLOWUP_SCHEDULER.full_name, timeout=180))
         created = _runs_named(*names)
@@ -204,14 +195,7 @@ def test_the_scheduler_creates_each_run_once_and_recreates_deleted_ones(served: 
         with get_client(sync_client=True) as client:
             for flow_run in created:
                 client.delete_flow_run(flow_run.id)
-        third = reconcile(
-            store,
-            runs,
-            now=now,
-            horizon_days=HORIZON,
-            escalate=escalate_overdue,
-            reference=reference,
-        )
+        third = reconcile_this_case()
         recreated = _runs_named(*names)
 
         assert (third.recreated, third.created) == (1, 0)
