@@ -20,7 +20,9 @@ import threading
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from safepassage.models.errors import ConfigurationError, KeyUnavailable
 from safepassage.models.keyring import (
@@ -135,6 +137,16 @@ class MasterKey:
     def chain_mac(self, data: bytes) -> str:
         """Return the audit chain's MAC of `data`, under a key the database does not hold."""
         return hmac.new(self.index_key(AUDIT_CHAIN), data, hashlib.sha256).hexdigest()
+
+    def derived_key(self, label: str) -> bytes:
+        """Return a key for `label` derived (HKDF) from the audit chain's index key.
+
+        For a secret that must outlive a restart and be shared by every process of the office
+        (the gateway's sign-in form tokens) without adding a key to every ring: HKDF's output
+        is never an audit chain MAC, and tells nothing of the chain key.
+        """
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=label.encode())
+        return hkdf.derive(self.index_key(AUDIT_CHAIN))
 
     def new_case_key(self, reference: str) -> tuple[CaseCipher, bytes]:
         """Return a new data key's cipher for `reference`, and the key wrapped for storage."""

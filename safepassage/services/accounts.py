@@ -16,19 +16,25 @@ from collections.abc import Iterator
 from safepassage.models.clock import utcnow
 from safepassage.models.roles import checked_country, checked_mission, checked_name, checked_role
 from safepassage.models.store import accounts as account_rows
+from safepassage.models.store import gateway_sessions as session_rows
 from safepassage.models.store import mission_tokens as token_rows
 from safepassage.models.store import signin
 from safepassage.models.store.accounts import AccountView, Credentials
 from safepassage.models.store.db import Store, opened_store
+from safepassage.models.store.gateway_sessions import IDLE_LIMIT, LiveSession, NewSession
 from safepassage.models.store.mission_tokens import NewToken, TokenHolder, TokenView
 from safepassage.models.store.signin import Refusal, SignInRefused
 
 __all__ = [
+    "IDLE_LIMIT",
     "AccountView",
     "Credentials",
+    "LiveSession",
+    "NewSession",
     "NewToken",
     "Refusal",
     "SignInRefused",
+    "Store",
     "TokenHolder",
     "TokenView",
     "add_user",
@@ -36,11 +42,15 @@ __all__ = [
     "authenticate_token",
     "create_token",
     "disable_user",
+    "end_session",
     "list_tokens",
     "list_users",
+    "live_session",
+    "login_form_key",
     "reset_user",
     "revoke_token",
     "sign_out",
+    "start_session",
 ]
 
 
@@ -168,3 +178,37 @@ def authenticate_token(token: str, *, store: Store | None = None) -> TokenHolder
     """Return the name and mission a bearer token speaks for, or None if it is no live token."""
     with _using(store) as opened, opened.transaction() as session:
         return token_rows.token_holder(session, token)
+
+
+def start_session(name: str, *, store: Store, now: dt.datetime | None = None) -> NewSession:
+    """Start a gateway session for `name`, who has just signed in (see `authenticate`)."""
+    with store.transaction() as session:
+        return session_rows.start_session(session, name=name, now=now or utcnow())
+
+
+def live_session(
+    session_id: str, *, store: Store, now: dt.datetime | None = None
+) -> LiveSession | None:
+    """Return who a live gateway session speaks for, marking it seen; None if it is not live
+    (unknown, signed out, idle for 30 minutes, or its account disabled)."""
+    with store.transaction() as session:
+        return session_rows.live_session(session, session_id, now=now or utcnow())
+
+
+def end_session(session_id: str, *, store: Store, now: dt.datetime | None = None) -> bool:
+    """Sign out: end the gateway session and record the sign-out; False if it was not live."""
+    at = now or utcnow()
+    with store.transaction() as session:
+        name = session_rows.end_session(session, session_id, now=at)
+        if name is not None:
+            signin.sign_out(session, name=name, now=at)
+        return name is not None
+
+
+def login_form_key(*, store: Store) -> bytes:
+    """Return the key the gateway signs its sign-in form's CSRF tokens with.
+
+    Derived from the office's key ring, so every gateway process of the office agrees on it
+    and a restart does not void a form someone has open.
+    """
+    return store.master_key.derived_key("safepassage gateway: sign-in form v1")

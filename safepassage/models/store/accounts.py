@@ -17,6 +17,7 @@ from safepassage.models.crypto import CaseCipher, MasterKey
 from safepassage.models.errors import AccountInvalid, AccountNotFound
 from safepassage.models.roles import Role
 from safepassage.models.store.events import append_event, chain_head
+from safepassage.models.store.gateway_sessions import end_account_sessions
 from safepassage.models.store.orm import Account, MissionToken
 
 TOTP_PURPOSE = "totp-secret"
@@ -150,6 +151,7 @@ def disable_account(session: Session, *, name: str, actor: str, now: dt.datetime
     if account.disabled:
         return False
     account.disabled, account.updated_at = True, now
+    end_account_sessions(session, account, now=now)  # at once, not at their next request
     append_event(
         session, reference=None, kind="account-disabled", actor=actor, at=now,
         detail={"account": name},
@@ -164,7 +166,7 @@ def reset_account(
 
     It also ends a lock and enables a disabled account: the operator who hands out new
     credentials means the person to sign in with them. The old password and authenticator
-    entry stop working at once.
+    entry stop working at once, and so do the account's gateway sessions.
     """
     chain_head(session)  # before wrapping a new data key, as in add_account
     account = find_account(session, name, lock=True)
@@ -174,6 +176,8 @@ def reset_account(
     )
     account.disabled, account.failed_attempts, account.locked_until = False, 0, None
     account.last_totp_step, account.updated_at = None, now
+    # New credentials mean the old ones may be known to someone else: sign everyone out.
+    end_account_sessions(session, account, now=now)
     append_event(
         session, reference=None, kind="account-reset", actor=actor, at=now,
         detail={"account": name, "enabled": was_disabled},

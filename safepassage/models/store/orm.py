@@ -360,3 +360,23 @@ class MissionToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime]
     revoked_at: Mapped[dt.datetime | None]
+
+
+class GatewaySession(Base):
+    """A signed-in person's session at the gateway, kept on the server so it can be ended.
+
+    The browser holds a random session id; only its SHA-256 is stored, so a copy of the table
+    signs no one in. Signing out, idling for 30 minutes or disabling the account sets
+    `ended_at`, and an ended session is never live again.
+    """
+
+    __tablename__ = "gateway_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    # Per session, sent back in every state-changing form; useless without the session cookie.
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
