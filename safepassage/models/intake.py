@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -328,6 +329,19 @@ def problems_from(exc: ValidationError, model: type[BaseModel] | None = None) ->
         ]
         problems.append(FieldProblem(".".join(parts), _expectation(error)))
     return problems
+
+
+_REASON = TypeAdapter(LongText)
+
+
+def reason_option(text: str) -> str:
+    """Return a command's `--reason` as stored text, or raise IntakeInvalid naming --reason."""
+    try:
+        return _REASON.validate_python(text)
+    except ValidationError as exc:
+        raise IntakeInvalid(
+            [FieldProblem("--reason", p.message) for p in problems_from(exc)], source="the command"
+        ) from None
 
 
 #: A case file is a page of JSON; anything far larger is a mistake or an attack.

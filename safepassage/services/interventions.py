@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
 from safepassage.models.clock import utcnow
-from safepassage.models.errors import CaseStateError, FieldProblem, IntakeInvalid
-from safepassage.models.intake import LongText, problems_from
+from safepassage.models.errors import CaseStateError
+from safepassage.models.intake import reason_option
 from safepassage.models.settings import get_settings
 from safepassage.models.store.cases import cipher_for, get_case, seal
 from safepassage.models.store.db import Store, opened_store
@@ -20,18 +18,6 @@ from safepassage.orchestration.catalog import WITHDRAW_CASE
 from safepassage.orchestration.connection import connect
 from safepassage.orchestration.runs import start_run, wait_for_end
 from safepassage.tasks.withdrawal import check_withdrawable
-
-REASON = TypeAdapter(LongText)
-
-
-def reason_text(text: str) -> str:
-    """Return the reason as stored text, or raise IntakeInvalid naming --reason."""
-    try:
-        return REASON.validate_python(text)
-    except ValidationError as exc:
-        raise IntakeInvalid(
-            [FieldProblem("--reason", p.message) for p in problems_from(exc)], source="the command"
-        ) from None
 
 
 def _seal_request(
@@ -57,7 +43,7 @@ def withdraw(reference: str, reason: str, *, actor: str, timeout: float = 180.0)
 
     Repeating it is safe: each compensation is recorded once in the case store's ledger.
     """
-    text = reason_text(reason)
+    text = reason_option(reason)
     connect(get_settings())
     with opened_store() as store:
         with store.transaction() as session:
@@ -88,7 +74,7 @@ def raise_risk(reference: str, level: RiskLevel, reason: str, *, actor: str) -> 
     The reason is sealed (it may name people or places); coordinators get a `risk-alert` that
     carries the reference and the level only.
     """
-    text = reason_text(reason)
+    text = reason_option(reason)
     with opened_store() as store:
         with store.transaction() as session:
             case = get_case(session, reference)

@@ -7,11 +7,8 @@ nothing: the time-limit alerts are raised by the daily run, not by looking at th
 
 from __future__ import annotations
 
-from pydantic import TypeAdapter, ValidationError
-
 from safepassage.models.clock import utcnow
-from safepassage.models.errors import FieldProblem, IntakeInvalid
-from safepassage.models.intake import LongText, problems_from
+from safepassage.models.intake import reason_option
 from safepassage.models.report import Report, build_report
 from safepassage.models.settings import get_settings
 from safepassage.models.sla import limits
@@ -22,7 +19,6 @@ from safepassage.models.store.db import opened_store
 REFERENCE_EXPORT = "export: report --csv --with-references"
 #: What of each case such an export hands out.
 EXPORTED_RECORDS = ["reference", "checkpoint and days waited"]
-_REASON = TypeAdapter(LongText)
 
 
 def office_report() -> Report:
@@ -39,7 +35,7 @@ def record_reference_export(figures: Report, *, actor: str, reason: str) -> list
     after an erasure, so it must name no one (the --reason help says so). Returns the
     references recorded.
     """
-    why = export_reason(reason)
+    why = reason_option(reason)
     references = sorted({b.reference for b in figures.breaches})
     now = utcnow()
     with opened_store() as store, store.transaction() as session:
@@ -53,13 +49,3 @@ def record_reference_export(figures: Report, *, actor: str, reason: str) -> list
                 now=now,
             )
     return references
-
-
-def export_reason(text: str) -> str:
-    """Return the export's reason as stored, or raise IntakeInvalid naming --reason."""
-    try:
-        return _REASON.validate_python(text)
-    except ValidationError as exc:
-        raise IntakeInvalid(
-            [FieldProblem("--reason", p.message) for p in problems_from(exc)], source="the command"
-        ) from None

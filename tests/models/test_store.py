@@ -26,7 +26,7 @@ from safepassage.models.store.cases import (
 )
 from safepassage.models.store.db import Store, open_store
 from safepassage.models.store.events import append_event, case_events
-from safepassage.models.store.orm import Case
+from safepassage.models.store.orm import Base, Case
 from safepassage.models.store.verification import verify_store
 from tests.factories import PERSONAL_VALUES, TODAY, intake
 from tests.stored import stored_case
@@ -222,6 +222,15 @@ def test_concurrent_writers_keep_one_unbroken_chain(store: Store) -> None:
     assert not errors
     with store.transaction() as session:
         assert verify_store(session, store.master_key, store.anchor).broken is None
+
+
+def test_the_migrations_create_exactly_what_the_models_declare(store: Store) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    with store.engine.connect() as connection:
+        diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diffs == []  # every table, column, index and constraint of every migration
 
 
 def test_the_migration_heads_read_without_alembic_match_alembics_own() -> None:
