@@ -29,6 +29,8 @@ class Checkpoint(StrEnum):
 
     IDENTIFICATION_REVIEW = "identification-review"
     TRAVEL_DOCUMENT = "travel-document"
+    RECEPTION = "reception"
+    RECEPTION_DECISION = "reception-decision"
     TICKET = "ticket"
     DEPARTURE = "departure"
     ARRIVAL = "arrival"
@@ -42,14 +44,29 @@ JOURNEY = frozenset(
     {
         Checkpoint.IDENTIFICATION_REVIEW,
         Checkpoint.TRAVEL_DOCUMENT,
+        Checkpoint.RECEPTION,
+        Checkpoint.RECEPTION_DECISION,
         Checkpoint.TICKET,
         Checkpoint.DEPARTURE,
     }
 )
 
+#: The checkpoints the receiving mission answers itself (in the gateway's portal or API); a
+#: coordinator may still answer them in the Prefect UI, on the mission's behalf.
+MISSION_CHECKPOINTS = frozenset(
+    {Checkpoint.RECEPTION, Checkpoint.ARRIVAL, Checkpoint.FOLLOWUP_REPORT}
+)
 
+
+#: Who answered. Optional: the gateway overwrites it with the signed-in account's name (or the
+#: mission token's), whatever the request said, and `safepassage resume` with the operator's.
 EnteredBy = Annotated[
-    Text, Field(title="Entered by", description="Your name or initials, for the audit trail.")
+    Text | None,
+    Field(
+        default=None,
+        title="Entered by",
+        description="Filled in for you with the name you signed in with.",
+    ),
 ]
 DocumentNumber = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{2,29}$")
@@ -81,6 +98,34 @@ class TravelDocumentAnswer(_Form):
     document_type: Literal["passport", "emergency_travel_document"] = Field(title="Document type")
     document_number: DocumentNumber = Field(title="Document number")
     valid_until: dt.date = Field(title="Valid until")
+
+
+class ReceptionAnswer(_Form):
+    """The receiving mission's answer: can it receive the person (before any booking)?"""
+
+    entered_by: EnteredBy
+    accepted: bool = Field(
+        title="We can receive the person",
+        description="Whether the mission can receive the person and arrange the handover.",
+    )
+    notes: LongText | None = Field(
+        default=None,
+        title="Notes",
+        description="Conditions or reasons; no names or places (stored encrypted).",
+    )
+
+
+class ReceptionDecisionAnswer(_Form):
+    """A coordinator's decision after the mission could not receive the person."""
+
+    entered_by: EnteredBy
+    decision: Literal["retry", "stop"] = Field(
+        title="Decision",
+        description="`retry` asks the mission again; `stop` ends the return (outcome stopped).",
+    )
+    reason: LongText = Field(
+        title="Reason", description="Why; no names or places (the reason is stored encrypted)."
+    )
 
 
 class TicketAnswer(_Form):
@@ -171,6 +216,8 @@ class GrantApprovalAnswer(_Form):
 FORMS: dict[Checkpoint, type[_Form]] = {
     Checkpoint.IDENTIFICATION_REVIEW: IdentificationReviewAnswer,
     Checkpoint.TRAVEL_DOCUMENT: TravelDocumentAnswer,
+    Checkpoint.RECEPTION: ReceptionAnswer,
+    Checkpoint.RECEPTION_DECISION: ReceptionDecisionAnswer,
     Checkpoint.TICKET: TicketAnswer,
     Checkpoint.DEPARTURE: DepartureAnswer,
     Checkpoint.ARRIVAL: ArrivalAnswer,

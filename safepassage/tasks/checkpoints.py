@@ -217,7 +217,8 @@ def _judge(
         form.value,
         attempt,
         answer_json=json.dumps(answer.model_dump(mode="json")).encode(),
-        entered_by=str(getattr(answer, "entered_by", "unknown")),
+        # Through the gateway it is the signed-in name; left empty only on Prefect's own port.
+        entered_by=getattr(answer, "entered_by", None) or "not given",
         summary=summary,
         now=utcnow(),
     )
