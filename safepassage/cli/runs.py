@@ -16,20 +16,43 @@ from safepassage.models.settings import get_settings
 
 
 def serve(
+    *,
     host: Annotated[str, typer.Option(help="Address the Prefect server listens on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="The Prefect server's port.")] = 4200,
+    port: Annotated[
+        int,
+        typer.Option(min=1, max=65535, help="The Prefect server's port (people never open it)."),
+    ] = 4201,
+    gateway_host: Annotated[
+        str, typer.Option(help="Address the gateway listens on (beyond loopback: TLS only).")
+    ] = "127.0.0.1",
+    gateway_port: Annotated[
+        int, typer.Option(min=1, max=65535, help="The gateway's port: where people sign in.")
+    ] = 4200,
+    certfile: Annotated[
+        Path | None, typer.Option(help="The gateway's TLS certificate chain (PEM).")
+    ] = None,
+    keyfile: Annotated[
+        Path | None, typer.Option(help="The certificate's private key (PEM).")
+    ] = None,
     limit: Annotated[
         int | None,
         typer.Option(min=1, max=64, help="Flow-run processes at once (default: 2 per core)."),
     ] = None,
 ) -> None:
-    """Start the Prefect server (unless PREFECT_API_URL names one) and serve the deployments."""
+    """Start the Prefect server (unless PREFECT_API_URL names one), the gateway in front of it,
+    and serve the deployments."""
     from safepassage.deployments.serve import serve as run_serving  # noqa: PLC0415 - imports prefect (3 s); only this command pays
+    from safepassage.gateway.server import GatewayBind  # noqa: PLC0415 - imports uvicorn; only this command pays
+
+    bind = GatewayBind(gateway_host, gateway_port, certfile, keyfile)
 
     def ready(address: Any) -> None:
-        output.notice(f"SafePassage is serving. Prefect UI: {address.ui_url}  (Ctrl-C stops)")
+        output.notice(
+            f"SafePassage is serving. Sign in at {address.ui_url.removesuffix('/prefect')}/ "
+            f"(coordinators' Prefect UI: {address.ui_url}/)  (Ctrl-C stops)"
+        )
 
-    run_serving(get_settings(), host=host, port=port, limit=limit, on_ready=ready)
+    run_serving(get_settings(), host=host, port=port, gateway=bind, limit=limit, on_ready=ready)
     output.notice("stopped; nothing is lost: `safepassage serve` picks up where it left off")
 
 

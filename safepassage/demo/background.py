@@ -61,14 +61,25 @@ class BackgroundServe:
     api_url: str
     log_path: Path
     env: dict[str, str]
+    #: Where people sign in: the gateway `serve` starts in front of the server.
+    gateway_url: str = ""
 
     @classmethod
     def start(
-        cls, *, port: int, log_path: Path, env: dict[str, str] | None = None, limit: int = 4
+        cls,
+        *,
+        port: int,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        limit: int = 4,
+        gateway_port: int | None = None,
     ) -> BackgroundServe:
-        """Start serving on `port` and wait until runs can be created."""
+        """Start serving (the Prefect server on `port`, the gateway on `gateway_port`, by
+        default a free one) and wait until runs can be created."""
         started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)  # clocks of one machine
+        gateway_port = gateway_port or free_port()
         command = [sys.executable, "-m", "safepassage.cli.app", "serve", "--port", str(port)]
+        command += ["--gateway-port", str(gateway_port)]
         with open_private(log_path, "ab") as log:  # the server's log: owner-only
             process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [*command, "--limit", str(limit)],
@@ -79,8 +90,9 @@ class BackgroundServe:
                 start_new_session=True,
             )
         serving = cls(
-            process, f"http://127.0.0.1:{port}/api", log_path, {**os.environ, **(env or {})}
-        )
+            process, f"http://127.0.0.1:{port}/api", log_path, {**os.environ, **(env or {})},
+            gateway_url=f"http://127.0.0.1:{gateway_port}",
+        )  # fmt: skip
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if process.poll() is not None:

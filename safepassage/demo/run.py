@@ -31,6 +31,8 @@ FOLLOWUP_EXAMPLE = "ro-eligible"
 SCENARIOS = {
     "bg-eligible": Scenario(missed_flights=1),  # a missed flight and a rebooking
     "cz-needs-review": Scenario(approve_review=False),  # a review that says no
+    # The mission cannot receive the person at first; the coordinator asks it again.
+    "cz-eligible": Scenario(receptions_declined=1),
     "hu-eligible": Scenario(recommended_grant_chf=2400, approved_grant_chf=2000),
     # The follow-up cycle, on a compressed clock: the second report raises a risk.
     FOLLOWUP_EXAMPLE: Scenario(risk_at_followups=frozenset({2})),

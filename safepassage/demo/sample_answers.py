@@ -2,7 +2,7 @@
 
 Dates are relative to today so that the answers stay consistent with the example cases'
 consent dates whenever the demo runs. Each case can follow a scenario: a missed first flight,
-a rejected review, a grant above the standard.
+a rejected review, a grant above the standard, a mission that cannot receive the person.
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ class Scenario:
     #: Follow-ups whose report raises a risk of re-trafficking (alerting coordinators).
     risk_at_followups: frozenset[int] = frozenset()
     missed_flights: int = 0
+    #: The mission cannot receive the person at this many asks before it can.
+    receptions_declined: int = 0
+    #: After a declined reception the coordinator stops the return (else: asks again).
+    stop_after_declined_reception: bool = False
     recommended_grant_chf: int | None = None
     approved_grant_chf: int | None = None
     escort: bool = True
@@ -56,6 +60,18 @@ def sample_answer(
             "document_type": "emergency_travel_document",
             "document_number": f"ETD {4200000 + attempt}",
             "valid_until": (today + dt.timedelta(days=180)).isoformat(),
+        },
+        Checkpoint.RECEPTION: {
+            "accepted": attempt > scenario.receptions_declined,
+            "notes": "Shelter place and meeting at the airport arranged."
+            if attempt > scenario.receptions_declined
+            else "No shelter place free this month.",
+        },
+        Checkpoint.RECEPTION_DECISION: {
+            "decision": "stop" if scenario.stop_after_declined_reception else "retry",
+            "reason": "No other reception can be arranged; support continues in the UK."
+            if scenario.stop_after_declined_reception
+            else "The mission expects a shelter place soon: ask again.",
         },
         Checkpoint.TICKET: {
             "booking_reference": f"SP{attempt}X7Q",

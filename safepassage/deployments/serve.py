@@ -19,10 +19,14 @@ from prefect.types.entrypoint import EntrypointType
 
 from safepassage.deployments.recovery import OrphanReaper, reschedule_orphans
 from safepassage.deployments.server_process import AdoptedServer, ServerProcess
+from safepassage.gateway.app import create_app
+from safepassage.gateway.prefect_proxy import PrefectUpstream
+from safepassage.gateway.prefect_ui import BASE as UI_BASE
+from safepassage.gateway.server import GatewayBind, GatewayServer
 from safepassage.models.errors import ConfigurationError
 from safepassage.models.settings import Settings
 from safepassage.models.sla import limits
-from safepassage.models.store.db import open_store
+from safepassage.models.store.db import Store, open_store
 from safepassage.notifications import OutboxDrainer, load_targets
 from safepassage.orchestration import catalog
 from safepassage.orchestration.connection import (
@@ -102,16 +106,41 @@ def _server_for(
     return ServerProcess.start(host=host, port=port, log_path=log_path)
 
 
+def front_origin(settings: Settings, gateway: GatewayBind) -> str:
+    """Return the gateway's address as people reach it: SAFEPASSAGE_GATEWAY_URL, else its bind."""
+    return (settings.gateway_url or gateway.origin).rstrip("/")
+
+
+def _start_gateway(
+    settings: Settings, store: Store, address: ServerAddress, gateway: GatewayBind
+) -> GatewayServer:
+    upstream = PrefectUpstream(address.api_url, os.environ.get("PREFECT_API_AUTH_STRING"))
+    app = create_app(
+        store,
+        origin=front_origin(settings, gateway),
+        prefect=upstream,
+        ui_folder=prefect_home(settings) / "gateway-ui",
+    )
+    return GatewayServer.start(app, gateway)
+
+
 def serve(
     settings: Settings,
     *,
     host: str,
     port: int,
+    gateway: GatewayBind | None = None,
     limit: int | None = None,
     on_ready: Callable[[ServerAddress], None] | None = None,
 ) -> None:
-    """Serve until interrupted; start and stop the embedded server unless PREFECT_API_URL is set."""
+    """Serve until interrupted; start and stop the embedded server unless PREFECT_API_URL is set.
+
+    With `gateway`, people's one address starts in front of the server (embedded or adopted):
+    `address.ui_url` passed to `on_ready` is then the gateway's Prefect UI.
+    """
     check_host(host)
+    if gateway is not None:
+        gateway.check()  # a refused bind or a bad certificate stops us before anything starts
     load_targets(settings)  # a broken notification configuration stops us here, not mid-case
     limits(settings)  # and so does a broken SAFEPASSAGE_SLA_DAYS (forms show the limits)
     store = open_store(settings)
@@ -120,11 +149,17 @@ def serve(
     address: ServerAddress | None = None
     drainer: OutboxDrainer | None = None
     reaper: OrphanReaper | None = None
+    front: GatewayServer | None = None
     # Everything after the server started is inside the try: a Ctrl-C at any point must still
     # stop the server, which runs in a session of its own and would otherwise outlive us.
     try:
         address = server.address if server is not None else _external_address()
         use_api(address.api_url)
+        if gateway is not None:
+            front = _start_gateway(settings, store, address, gateway)
+            address = ServerAddress(
+                api_url=address.api_url, ui_url=f"{front_origin(settings, gateway)}{UI_BASE}"
+            )
         drainer = OutboxDrainer(store, settings=settings)
         record_server(settings, address, pid=server.pid if server is not None else None)
         served = deployments()
@@ -145,6 +180,8 @@ def serve(
             reaper.stop()
         if drainer is not None:
             drainer.stop()
+        if front is not None:
+            front.stop()
         if address is not None:
             forget_server(settings, address)
         if server is not None:

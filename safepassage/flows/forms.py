@@ -1,7 +1,8 @@
 """The Resume forms the Prefect UI shows a coordinator, and the words above each.
 
 Each form is the checkpoint's domain model with Prefect's RunInput mixed in, so the UI renders
-the same fields, titles and choices the domain validates. No field has a default: a replayed
+the same fields, titles and choices the domain validates. No answer's required field has a
+default (only who entered it, which the gateway fills in, and optional notes do): a replayed
 run whose stored answer was deleted must fail loudly, never proceed on a default value.
 Descriptions carry the case reference and instructions only, never a personal detail.
 """
@@ -17,12 +18,14 @@ from safepassage.models.checkpoints import (
     FollowUpReportAnswer,
     GrantApprovalAnswer,
     IdentificationReviewAnswer,
+    ReceptionAnswer,
+    ReceptionDecisionAnswer,
     RiskReviewAnswer,
     TicketAnswer,
     TravelDocumentAnswer,
 )
 from safepassage.models.settings import get_settings
-from safepassage.models.sla import describe_limit, limits
+from safepassage.models.sla import REMINDED, describe_limit, limits
 
 
 class IdentificationReviewForm(RunInput, IdentificationReviewAnswer):
@@ -30,6 +33,14 @@ class IdentificationReviewForm(RunInput, IdentificationReviewAnswer):
 
 
 class TravelDocumentForm(RunInput, TravelDocumentAnswer):
+    pass
+
+
+class ReceptionForm(RunInput, ReceptionAnswer):
+    pass
+
+
+class ReceptionDecisionForm(RunInput, ReceptionDecisionAnswer):
     pass
 
 
@@ -60,6 +71,8 @@ class FollowUpReportForm(RunInput, FollowUpReportAnswer):
 RUN_INPUTS: dict[Checkpoint, type[RunInput]] = {
     Checkpoint.IDENTIFICATION_REVIEW: IdentificationReviewForm,
     Checkpoint.TRAVEL_DOCUMENT: TravelDocumentForm,
+    Checkpoint.RECEPTION: ReceptionForm,
+    Checkpoint.RECEPTION_DECISION: ReceptionDecisionForm,
     Checkpoint.TICKET: TicketForm,
     Checkpoint.DEPARTURE: DepartureForm,
     Checkpoint.ARRIVAL: ArrivalForm,
@@ -87,6 +100,22 @@ INSTRUCTIONS: dict[Checkpoint, str] = {
         "The person holds no valid passport. Enter the document the embassy issued (usually an "
         "emergency travel document) as it reads: type, number and expiry date. The number is "
         "stored encrypted and removed from Prefect once read."
+    ),
+    Checkpoint.RECEPTION: (
+        "Before anything is booked, the receiving mission confirms that it can receive the "
+        "person (ask {attempt}). The mission normally answers in its own portal; if it told "
+        "you instead (by phone or email), enter its answer here: the audit trail records "
+        "that it was entered on the mission's behalf. Tick the box if the mission can receive the "
+        "person. If it cannot, the coordinators are alerted and decide whether to ask again "
+        "or stop the return. Write no names or places in the notes; they are stored encrypted."
+    ),
+    Checkpoint.RECEPTION_DECISION: (
+        "The receiving mission answered that it cannot receive the person (ask {attempt}; "
+        "`safepassage case {reference}` shows when and by whom; ask the mission for its "
+        "reasons if you need them). Decide: **retry** asks the mission again (for example "
+        "once a shelter place is free), **stop** ends the return: nothing is booked, and the "
+        "mission and the embassy are told. Say why; write no names or places in the reason, "
+        "which is stored encrypted."
     ),
     Checkpoint.TICKET: (
         "Enter the booking the travel desk made: booking reference, carrier, departure and "
@@ -129,11 +158,16 @@ def describe(
     escort = "**An escort is required** (a minor, or an escort need)." if escort_required else ""
     text = INSTRUCTIONS[checkpoint].format(reference=reference, attempt=attempt, escort=escort)
     lines = [f"### Case `{reference}`: {checkpoint.value}", "", text, ""]
-    lines.append("Fill in **Entered by** with your name or initials for the audit trail.")
+    lines.append(
+        "**Entered by** is filled in for the audit trail with the name of the account you "
+        "signed in with; you may leave it empty."
+    )
     limit = limits(get_settings()).get(checkpoint)
     if limit is not None:
-        lines += ["", f"**Time limit:** {describe_limit(checkpoint, limit)}; coordinators are "
-                  "alerted once if it passes (`safepassage report` lists late cases)."]  # fmt: skip
+        reminded = "the mission is reminded once halfway, and " if checkpoint in REMINDED else ""
+        lines += ["", f"**Time limit:** {describe_limit(checkpoint, limit)}; {reminded}"
+                  "coordinators are alerted once if it passes (`safepassage report` lists late "
+                  "cases)."]  # fmt: skip
     if problems:
         lines += ["", "**The previous answer was not accepted:**", ""]
         lines += [f"- {problem}" for problem in problems]

@@ -24,6 +24,11 @@ from safepassage.tasks.departure import confirm_departure
 from safepassage.tasks.embassy import liaise_with_embassy
 from safepassage.tasks.followups import schedule_followups
 from safepassage.tasks.identification import check_identification, conclude_review
+from safepassage.tasks.reception import (
+    conclude_reception,
+    conclude_reception_decision,
+    request_reception,
+)
 from safepassage.tasks.reintegration import plan_reintegration
 from safepassage.tasks.run_claim import claim_case_run
 from safepassage.tasks.ticketing import book_ticket, record_booking
@@ -31,6 +36,9 @@ from safepassage.tasks.travel_document import record_travel_document, request_tr
 
 #: A person can miss a flight; after this many bookings a coordinator must look at the case.
 MAX_BOOKINGS = 5
+#: A mission may be asked again after it could not receive the person; after this many asks
+#: the run fails, for a coordinator to look at the case rather than ask for ever.
+MAX_RECEPTION_ASKS = 5
 
 
 @flow(name=RETURN_CASE.flow_name, persist_result=True, log_prints=False)
@@ -42,7 +50,7 @@ def return_case(reference: str) -> dict[str, Any] | State[Any]:
     try:
         result = _return(reference)
     except TravelStopped:
-        result = {"reference": reference, "ended": "travel stopped after a raised risk"}
+        result = {"reference": reference, "ended": "stopped", "why": "a raised risk"}
     # The stages leave the case's view to the flow: it is shown before each checkpoint (ask)
     # and here, where the run ends.
     publish_case_view(reference)
@@ -61,6 +69,10 @@ def _return(reference: str) -> dict[str, Any]:
     if request_travel_document(reference):
         ask(reference, Checkpoint.TRAVEL_DOCUMENT)
         record_travel_document(reference)
+
+    # The last checkpoint before the ticket: nothing is booked until a mission is ready.
+    if not _reception_confirmed(reference):
+        return {"reference": reference, "ended": "stopped", "why": "no reception"}
 
     escort = identification.escort_required
     for attempt in range(1, MAX_BOOKINGS + 1):
@@ -81,3 +93,19 @@ def _return(reference: str) -> dict[str, Any]:
     plan_reintegration(reference)
     followups = schedule_followups(reference)
     return {"reference": reference, "ended": "reintegration", "followups": followups}
+
+
+def _reception_confirmed(reference: str) -> bool:
+    """Ask the mission until it can receive the person (True) or a coordinator stops (False)."""
+    for attempt in range(1, MAX_RECEPTION_ASKS + 1):
+        request_reception(reference, attempt)
+        answer = ask(reference, Checkpoint.RECEPTION, attempt=attempt)
+        if conclude_reception(reference, attempt, answer["accepted"]):
+            return True
+        decision = ask(reference, Checkpoint.RECEPTION_DECISION, attempt=attempt)
+        if not conclude_reception_decision(reference, attempt, decision["decision"]):
+            return False
+    raise RuntimeError(
+        f"the mission was asked {MAX_RECEPTION_ASKS} times and could not receive the person: "
+        "review the case"
+    )

@@ -1,8 +1,9 @@
 """The gateway's web application: signing in and out, and who is signed in.
 
 `create_app` builds it around an open case store. It is a library so far: `safepassage serve`
-does not start it yet, and the coordinators' Prefect UI and the mission portal are still to
-come behind it.
+does not start it yet, and the coordinators' Prefect UI is still to come behind it. The
+mission portal (/mission/, mission_portal.py) and the mission API (/mission/api/v1/,
+mission_api.py) are added to it here.
 
 Every POST must carry the CSRF token of the form it came from (the session's own, or before
 sign-in a signed token also set as a cookie) and, when the browser names one, the gateway's
@@ -11,14 +12,12 @@ own Origin; otherwise it is refused with 403 before anything else is read.
 
 from __future__ import annotations
 
-import hmac
 from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.templating import Jinja2Templates
 
 from safepassage.gateway import strings
 from safepassage.gateway.forms import (
@@ -30,32 +29,40 @@ from safepassage.gateway.forms import (
     own_origin,
     same_origin,
 )
+from safepassage.gateway.identity import SESSION_COOKIE, csrf_ok, session_reader
+from safepassage.gateway.mission_api import BASE as MISSION_API
+from safepassage.gateway.mission_api import mission_api
+from safepassage.gateway.mission_portal import mission_portal
+from safepassage.gateway.prefect_proxy import PrefectUpstream, add_prefect_ui
+from safepassage.gateway.templating import gateway_templates
 from safepassage.services.accounts import (
     IDLE_LIMIT,
     AccountView,
-    LiveSession,
     Store,
     authenticate,
     end_session,
-    live_session,
     login_form_key,
     start_session,
 )
 
-SESSION_COOKIE = "safepassage_session"
 LOGIN_COOKIE = "safepassage_login"
-_TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
-def create_app(store: Store, *, origin: str | None = None) -> FastAPI:
+def create_app(
+    store: Store,
+    *,
+    origin: str | None = None,
+    prefect: PrefectUpstream | None = None,
+    ui_folder: Path | None = None,
+) -> FastAPI:
     """Return the gateway's application, signing people in against `store`.
 
     `origin` is the address people reach the gateway at (e.g. "https://office.example:4200");
     by default, the one each request was addressed to. Not started by `safepassage serve` yet.
     """
-    # No OpenAPI pages: these are forms for people; the mission API will have its own.
+    # No OpenAPI pages: these are forms for people; the mission API has its own.
     app = FastAPI(title="SafePassage gateway", docs_url=None, redoc_url=None, openapi_url=None)
-    templates = Jinja2Templates(directory=str(_TEMPLATES))
+    templates = gateway_templates()
     form_key = login_form_key(store=store)
 
     def secure(request: Request) -> bool:
@@ -78,11 +85,7 @@ def create_app(store: Store, *, origin: str | None = None) -> FastAPI:
             request, "refused.html", {"message": message}, status_code=status
         )
 
-    async def current(request: Request) -> LiveSession | None:
-        session_id = request.cookies.get(SESSION_COOKIE)
-        if not session_id:
-            return None
-        return await run_in_threadpool(live_session, session_id, store=store)
+    current = session_reader(store)
 
     def to_login() -> Response:
         return RedirectResponse("/login", status_code=303)
@@ -128,7 +131,7 @@ def create_app(store: Store, *, origin: str | None = None) -> FastAPI:
             fields = await form_fields(request)
         except FormTooLarge:
             return refused(request, strings.TOO_LARGE, 413)
-        if not _csrf_ok(signed_in, fields.get("csrf")):
+        if not csrf_ok(signed_in.csrf_token, fields.get("csrf")):
             return refused(request)
         await run_in_threadpool(end_session, request.cookies[SESSION_COOKIE], store=store)
         response = to_login()
@@ -148,8 +151,10 @@ def create_app(store: Store, *, origin: str | None = None) -> FastAPI:
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    app.include_router(mission_portal(store, who=current, origin=origin))
+    app.mount(MISSION_API, mission_api(store))
+    if prefect is not None and ui_folder is not None:
+        add_prefect_ui(
+            app, store=store, who=current, upstream=prefect, ui_folder=ui_folder, origin=origin
+        )
     return app
-
-
-def _csrf_ok(signed_in: LiveSession, sent: str | None) -> bool:
-    return sent is not None and hmac.compare_digest(sent.encode(), signed_in.csrf_token.encode())

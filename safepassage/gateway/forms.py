@@ -17,7 +17,8 @@ from starlette.requests import Request
 
 #: Far above any of the gateway's forms; a larger body is refused before it is parsed.
 MAX_FORM_BYTES = 16 * 1024
-_MAX_FIELDS = 20
+#: Far above the values of any form (a follow-up report with every service ticked sends 17).
+_MAX_FIELDS = 40
 #: How long a sign-in form stays usable once shown.
 LOGIN_FORM_LIFETIME = 60 * 60
 
@@ -28,6 +29,12 @@ class FormTooLarge(Exception):
 
 async def form_fields(request: Request) -> dict[str, str]:
     """Return a url-encoded form's fields (the first value of each); {} for any other body."""
+    return {name: values[0] for name, values in (await form_values(request)).items()}
+
+
+async def form_values(request: Request) -> dict[str, list[str]]:
+    """Return every value of each field of a url-encoded form (a group of checkboxes sends
+    one name several times); {} for any other body."""
     if request.headers.get("content-type", "").split(";")[0].strip() != (
         "application/x-www-form-urlencoded"
     ):
@@ -37,10 +44,14 @@ async def form_fields(request: Request) -> dict[str, str]:
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             raise FormTooLarge
-    parsed = parse_qs(
-        body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=_MAX_FIELDS
-    )
-    return {name: values[0] for name, values in parsed.items()}
+    try:
+        return parse_qs(
+            body.decode("utf-8", errors="replace"),
+            keep_blank_values=True,
+            max_num_fields=_MAX_FIELDS,
+        )
+    except ValueError:  # more fields than any form of the gateway has
+        raise FormTooLarge from None
 
 
 def own_origin(request: Request, configured: str | None) -> str:

@@ -9,3 +9,155 @@ TOO_LARGE = "This request was too large."
 COMING_LATER = (
     "The coordinators' Prefect screens and the mission portal will be reached from here later."
 )
+
+# -- the mission portal and the mission API ---------------------------------------------------
+
+OPEN_MISSION_PORTAL = "Open your mission's cases"
+NOT_FOR_YOUR_ROLE = "This part of SafePassage is for mission officers. It is not for your role."
+NO_SUCH_CASE = "There is no such case for your mission."
+NOT_WAITING = (
+    "This case is not waiting for that answer from your mission. It may have been answered already."
+)
+UNAVAILABLE = (
+    "SafePassage cannot pass your answer on just now. Nothing was recorded. Please try again "
+    "in a few minutes."
+)
+SENT = "Thank you. Your answer was received, and the case moves on."
+CHECK_THESE = "Please check these answers. Nothing was recorded yet."
+#: One answer at fault: the field's label, and what SafePassage expects there (never the value).
+PROBLEM = "{field} This answer {message}."
+SEND = "Send"
+SIGN_OUT = "Sign out"
+BACK_TO_CASES = "Back to your cases"
+BACK_TO_CASE = "Back to the case"
+SIGNED_IN_AS = "Signed in as {name}, for the mission in {country}."
+YES = "Yes"
+NO = "No"
+NOT_GIVEN = "Not given"
+TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
+
+CASES_TITLE = "Your mission's cases"
+CASES_INTRO = (
+    "These are the people returning to your country. Each case shows its stage and what "
+    "SafePassage is waiting for from your mission, with the deadline."
+)
+NO_CASES = "There are no cases for your mission at the moment."
+COLUMN_CASE = "Case"
+COLUMN_STAGE = "Stage"
+COLUMN_WAITING = "Waiting for your mission"
+COLUMN_DUE = "Deadline"
+NOTHING_WAITING = "Nothing at the moment"
+NO_DEADLINE = "No deadline"
+
+CASE_TITLE = "Case {reference}"
+DETAILS_TITLE = "The person's details for reception"
+DETAILS_CONSENTED = (
+    "You see these details because the person agreed to share them with your mission. "
+    "Each time this page is opened, it is recorded under your name."
+)
+DETAILS_NOT_CONSENTED = (
+    "The person did not agree to share their details with your mission, so none are shown."
+)
+ANSWER_NOW = "Answer now"
+FOLLOWUPS_WAITING = "Follow-up reports waiting"
+FOLLOWUP_DUE = "Follow-up {number}, due by {due}"
+
+#: What SafePassage waits for from the mission, by checkpoint.
+WAITING_FOR = {
+    "reception": "Confirm you can receive the person",
+    "arrival": "Confirm arrival and handover",
+    "followup-report": "Follow-up report",
+}
+#: The stages of a case, by their name in SafePassage.
+STAGES = {
+    "identification": "Identification",
+    "travel-document": "Travel document",
+    "reception": "Reception",
+    "ticketing": "Ticket booking",
+    "embassy-liaison": "Embassy liaison",
+    "departure": "Departure",
+    "arrival": "Arrival",
+    "reintegration": "Reintegration",
+    "follow-up": "Follow-up",
+    "closed": "Closed",
+    "withdrawn": "Withdrawn",
+    "stopped": "Stopped",
+}
+#: The details a mission needs for reception (models/details.py `reception`), by their key.
+DETAILS = {
+    "name": "Name",
+    "date of birth": "Date of birth",
+    "nationality": "Nationality",
+    "language": "Language",
+    "needs": "Needs",
+    "onward destination": "Onward destination",
+}
+
+RECEPTION_TITLE = "Can your mission receive the person?"
+ARRIVAL_TITLE = "Confirm arrival and handover"
+FOLLOWUP_TITLE = "Follow-up report {number}"
+NO_NAMES = "Please do not write names or places here."
+
+#: Each answer field's label and, where it helps, a hint (by the field's name in the form).
+LABELS = {
+    "accepted": "Can your mission receive the person and arrange the handover?",
+    "notes": "Notes",
+    "arrived_at": "When did the person arrive?",
+    "onward_transport": "Was onward transport arranged?",
+    "accommodation": "Where is the person staying?",
+    "recommended_grant_chf": "Recommended grant in CHF",
+    "contacted": "Did your mission reach the person?",
+    "wellbeing": "How is the person doing?",
+    "services_received": "Services the person received since the last report",
+    "risk_of_retrafficking": "Risk of being trafficked again",
+    "next_steps": "What your mission will do next",
+}
+HINTS = {
+    "notes": "Conditions or reasons, if any. " + NO_NAMES,
+    "arrived_at": "The local date and time, and the time zone's offset from UTC, e.g. +02:00.",
+    "recommended_grant_chf": (
+        "Hungary only: the service provider's recommendation, if above CHF 1,500."
+    ),
+    "risk_of_retrafficking": "Raised alerts the coordinators at once.",
+    "next_steps": NO_NAMES,
+}
+OFFSET_LABEL = "Offset from UTC"
+#: The choices of the answer fields, by field and value.
+CHOICES = {
+    "accommodation": {
+        "shelter": "A shelter",
+        "family": "With family",
+        "independent": "Their own home",
+        "other": "Somewhere else",
+    },
+    "wellbeing": {
+        "stable": "Stable",
+        "improving": "Improving",
+        "struggling": "Struggling",
+        "unreachable": "Could not be reached",
+    },
+    "risk_of_retrafficking": {"none": "None", "low": "Low", "raised": "Raised"},
+    "services_received": {
+        "shelter": "Shelter",
+        "medical": "Medical care",
+        "dental": "Dental care",
+        "psychological": "Psychological care",
+        "counselling": "Counselling",
+        "housing": "Housing",
+        "training": "Training",
+        "work_therapy": "Work therapy",
+        "socio_legal": "Socio-legal advice",
+        "translation": "Translation",
+        "witness_protection": "Witness protection",
+        "escort": "Escort",
+    },
+}
+
+API_TITLE = "SafePassage mission API"
+API_DESCRIPTION = (
+    "For a receiving mission's own system: the mission's cases, and its answers at reception, "
+    "arrival and each follow-up. Send the mission's token as `Authorization: Bearer <token>`. "
+    "What a token submits is recorded under the token's name."
+)
+API_UNAUTHENTICATED = "A valid mission token is needed: send it as 'Authorization: Bearer <token>'."
+API_INVALID = "Some fields are not right; each is named below. Values are never repeated back."

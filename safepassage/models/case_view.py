@@ -27,6 +27,7 @@ from safepassage.models.vocabulary import FINAL_STAGES, Stage
 PATH = [
     Stage.IDENTIFICATION,
     Stage.TRAVEL_DOCUMENT,
+    Stage.RECEPTION,
     Stage.TICKETING,
     Stage.EMBASSY_LIAISON,
     Stage.DEPARTURE,

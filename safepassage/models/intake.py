@@ -13,7 +13,7 @@ import json
 import math
 import typing
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
 import pycountry
@@ -321,8 +321,17 @@ def problems_from(exc: ValidationError, model: type[BaseModel] | None = None) ->
     only if they are a near miss of one; list positions are shown as they are.
     """
     known = field_names(model) if model is not None else frozenset()
+    return problems_in(exc.errors(include_input=False, include_url=False), known)
+
+
+def problems_in(errors: Iterable[Any], known: frozenset[str]) -> list[FieldProblem]:
+    """Return one FieldProblem per error of pydantic's error list (as `problems_from`), for
+    errors that come as a list (a web framework's request validation); `known` are the field
+    names that may be shown. Only each error's location, type and context are read, never
+    its input.
+    """
     problems = []
-    for error in exc.errors(include_input=False, include_url=False):
+    for error in errors:
         parts = [
             str(part) if isinstance(part, int) else shown_key(str(part), known)
             for part in error["loc"]

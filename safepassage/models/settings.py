@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -136,6 +137,52 @@ class Settings(BaseSettings):
     followup_hour_utc: int = Field(
         default=9, ge=0, le=23, description="Hour (UTC) on the due date a follow-up run starts."
     )
+
+    gateway_url: str | None = Field(
+        default=None,
+        description="The gateway's address as missions reach it, e.g. "
+        "https://safepassage.example.org; the notifications to a mission link to the case's "
+        "page there. Unset means no link is sent.",
+    )
+
+    @field_validator("gateway_url", mode="after")
+    @classmethod
+    def _gateway_url(cls, value: str | None) -> str | None:
+        # The link goes into minimal messages, to channels nobody cleared: only a scheme, a host
+        # and a path prefix, so that no password or token can ride along in it.
+        if value is None or not value.strip():
+            return None
+        text = value.strip().rstrip("/")
+        try:
+            parts = urlsplit(text)
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            parts, port_ok = None, False
+        if (
+            parts is None
+            or not port_ok
+            or parts.scheme not in {"http", "https"}
+            or not parts.hostname
+            or parts.username is not None
+            or parts.password is not None
+            or parts.query
+            or parts.fragment
+            or any(ch.isspace() for ch in text)
+        ):
+            raise ValueError(
+                "must be the gateway's http:// or https:// address, such as "
+                "https://safepassage.example.org, with no user, password, query or fragment"
+            )
+        return text
+
+    def mission_case_url(self, reference: str) -> str | None:
+        """Return the link to a case's page in the mission portal, or None without a gateway.
+
+        It carries the pseudonymous reference only, like every ordinary notification.
+        """
+        if self.gateway_url is None:
+            return None
+        return f"{self.gateway_url}/mission/cases/{reference}"
 
     @field_validator("home", "key_ring", "audit_anchor", mode="after")
     @classmethod

@@ -9,6 +9,8 @@ checkpoint opened, with one exception:
   clock starts at the *booked departure*. That time is sealed in the ticket answer; it is read
   here in memory, for the system's own use, and nothing derived from it leaves this module but
   "over the limit" (no due date is shown for it anywhere, since it would reveal the flight).
+- `reception` is the receiving mission's to answer: besides the coordinators' alert past the
+  limit, the mission gets one reminder once half of it has passed (REMINDED, `reminder_due`).
 - `arrival` ("2 days after the flight") needs no sealed time: its checkpoint opens when the
   departure is confirmed, which coordinators do on the day of the flight, so its clock starts
   at `waiting_since` like the others (a late confirmation makes it lenient by that delay).
@@ -40,6 +42,11 @@ from safepassage.models.vocabulary import FINAL_STAGES
 DEFAULT_LIMIT_DAYS: dict[Checkpoint, float] = {
     Checkpoint.IDENTIFICATION_REVIEW: 5,
     Checkpoint.TRAVEL_DOCUMENT: 21,
+    # A mission answers from what it already knows (its shelters, its staff): three days.
+    Checkpoint.RECEPTION: 3,
+    # The coordinators hold every fact (the mission's answer) and the person waits in the UK on
+    # the decision: two days, shorter than a review's five, which needs the evidence read.
+    Checkpoint.RECEPTION_DECISION: 2,
     Checkpoint.TICKET: 7,
     Checkpoint.DEPARTURE: 2,
     Checkpoint.ARRIVAL: 2,
@@ -48,6 +55,11 @@ DEFAULT_LIMIT_DAYS: dict[Checkpoint, float] = {
 
 #: The checkpoint whose clock starts at the booked departure instead of its opening.
 FROM_BOOKED_DEPARTURE = frozenset({Checkpoint.DEPARTURE})
+
+#: The checkpoints whose answerer (the mission, not a coordinator) is reminded once, when this
+#: share of the limit has passed; past the whole limit the coordinators are alerted as for any.
+REMINDED = frozenset({Checkpoint.RECEPTION})
+REMIND_AT = 0.5
 
 #: Checkpoints absent from the limits (a risk review, a follow-up report: the follow-ups table
 #: has its own windows) have no limit unless SAFEPASSAGE_SLA_DAYS gives one.
@@ -128,6 +140,14 @@ class Wait:
         """Return whether the wait has run past its limit (never, without a limit)."""
         return self.due_at is not None and now > self.due_at
 
+    def reminder_due(self, now: dt.datetime) -> bool:
+        """Return whether the answerer is to be reminded: a REMINDED checkpoint, half its
+        limit passed. Still true past the limit, so a check that ran late reminds all the same.
+        """
+        if self.checkpoint not in REMINDED or self.limit is None or self.due_at is None:
+            return False
+        return now >= self.due_at - self.limit * (1 - REMIND_AT)
+
 
 def open_attempts(session: Session, references: list[str]) -> dict[tuple[str, str], int]:
     """Return the attempt of the latest opening of each (case, checkpoint), from the event log."""
@@ -145,9 +165,17 @@ def open_attempts(session: Session, references: list[str]) -> dict[tuple[str, st
 
 
 def waiting_cases(
-    session: Session, master_key: MasterKey, *, limits: Limits, programme: str | None = None
+    session: Session,
+    master_key: MasterKey,
+    *,
+    limits: Limits,
+    programme: str | None = None,
+    country: str | None = None,
 ) -> list[Wait]:
-    """Return every open case that waits at a checkpoint, oldest wait first."""
+    """Return every open case that waits at a checkpoint, oldest wait first.
+
+    `programme` or `country` (the destination: a mission's own cases) narrow it down.
+    """
     query = select(Case).where(
         Case.waiting_for.is_not(None),
         Case.waiting_since.is_not(None),
@@ -155,6 +183,8 @@ def waiting_cases(
     )
     if programme is not None:
         query = query.where(Case.programme == programme)
+    if country is not None:
+        query = query.where(Case.destination_country == country)
     cases = list(session.scalars(query.order_by(Case.waiting_since, Case.id)))
     attempts = open_attempts(session, [c.reference for c in cases])
     waits = []

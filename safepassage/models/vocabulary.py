@@ -59,6 +59,7 @@ class Stage(StrEnum):
 
     IDENTIFICATION = "identification"
     TRAVEL_DOCUMENT = "travel-document"
+    RECEPTION = "reception"
     TICKETING = "ticketing"
     EMBASSY_LIAISON = "embassy-liaison"
     DEPARTURE = "departure"
@@ -68,19 +69,24 @@ class Stage(StrEnum):
     CLOSED = "closed"
     INELIGIBLE = "ineligible"
     WITHDRAWN = "withdrawn"
+    #: Eligible, but the return will not go ahead: a coordinator stopped it after a raised risk,
+    #: or because the receiving mission could not receive the person. Not `ineligible`, which
+    #: is the rules' or a review's finding about the person, and the report counts apart.
+    STOPPED = "stopped"
 
 
 #: The stages before the person has left the UK: travel can still be stopped or withdrawn.
 BEFORE_DEPARTURE = (
     Stage.IDENTIFICATION,
     Stage.TRAVEL_DOCUMENT,
+    Stage.RECEPTION,
     Stage.TICKETING,
     Stage.EMBASSY_LIAISON,
     Stage.DEPARTURE,
 )
 
 #: Stages after which nothing more happens to a case.
-FINAL_STAGES = frozenset({Stage.CLOSED, Stage.INELIGIBLE, Stage.WITHDRAWN})
+FINAL_STAGES = frozenset({Stage.CLOSED, Stage.INELIGIBLE, Stage.WITHDRAWN, Stage.STOPPED})
 
 
 class Outcome(StrEnum):

@@ -17,6 +17,9 @@ class Event(StrEnum):
     CASE_INELIGIBLE = "case-ineligible"
     TRAVEL_DOCUMENT_REQUESTED = "travel-document-requested"
     TRAVEL_DOCUMENT_ISSUED = "travel-document-issued"
+    RECEPTION_REQUESTED = "reception-requested"
+    RECEPTION_REMINDER = "reception-reminder"
+    RECEPTION_DECLINED = "reception-declined"
     TICKET_BOOKED = "ticket-booked"
     EMBASSY_LIAISON = "embassy-liaison"
     DEPARTED = "departed"
@@ -29,6 +32,7 @@ class Event(StrEnum):
     BOOKING_CANCELLED = "booking-cancelled"
     SLA_BREACHED = "sla-breached"
     CASE_WITHDRAWN = "case-withdrawn"
+    RETURN_STOPPED = "return-stopped"
     CASE_CLOSED = "case-closed"
     DELIVERY_FAILED = "delivery-failed"
 
@@ -46,16 +50,18 @@ E = Event
 #: Who is told of what. One row per audience, as the programme agreements read.
 AUDIENCE_EVENTS: dict[Audience, frozenset[Event]] = {
     Audience.MISSION: frozenset({
-        E.CASE_ACCEPTED, E.TRAVEL_DOCUMENT_REQUESTED, E.TRAVEL_DOCUMENT_ISSUED, E.TICKET_BOOKED,
-        E.DEPARTED, E.ARRIVAL_CONFIRMED, E.REINTEGRATION_PLAN, E.GRANT_APPROVED, E.FOLLOWUP_DUE,
-        E.FOLLOWUP_OVERDUE, E.BOOKING_CANCELLED, E.CASE_WITHDRAWN, E.CASE_CLOSED,
+        E.CASE_ACCEPTED, E.TRAVEL_DOCUMENT_REQUESTED, E.TRAVEL_DOCUMENT_ISSUED,
+        E.RECEPTION_REQUESTED, E.RECEPTION_REMINDER, E.TICKET_BOOKED, E.DEPARTED,
+        E.ARRIVAL_CONFIRMED, E.REINTEGRATION_PLAN, E.GRANT_APPROVED, E.FOLLOWUP_DUE,
+        E.FOLLOWUP_OVERDUE, E.BOOKING_CANCELLED, E.CASE_WITHDRAWN, E.RETURN_STOPPED, E.CASE_CLOSED,
     }),
     Audience.EMBASSY: frozenset({
         E.TRAVEL_DOCUMENT_REQUESTED, E.EMBASSY_LIAISON, E.BOOKING_CANCELLED, E.CASE_WITHDRAWN,
+        E.RETURN_STOPPED,
     }),
     Audience.COORDINATORS: frozenset({
-        E.REVIEW_NEEDED, E.CASE_INELIGIBLE, E.FOLLOWUP_OVERDUE, E.RISK_ALERT, E.SLA_BREACHED,
-        E.BOOKING_CANCELLED, E.DELIVERY_FAILED,
+        E.REVIEW_NEEDED, E.CASE_INELIGIBLE, E.RECEPTION_DECLINED, E.FOLLOWUP_OVERDUE,
+        E.RISK_ALERT, E.SLA_BREACHED, E.BOOKING_CANCELLED, E.DELIVERY_FAILED,
     }),
 }  # fmt: skip
 
@@ -66,6 +72,10 @@ EVENT_SUMMARY: dict[Event, str] = {
     E.CASE_INELIGIBLE: "The case was found not eligible for the programme.",
     E.TRAVEL_DOCUMENT_REQUESTED: "An emergency travel document was requested.",
     E.TRAVEL_DOCUMENT_ISSUED: "The travel document was issued.",
+    E.RECEPTION_REQUESTED: "Before any booking, the receiving mission is asked to confirm that "
+    "it can receive the person.",
+    E.RECEPTION_REMINDER: "Half the time to confirm reception has passed without an answer.",
+    E.RECEPTION_DECLINED: "The receiving mission answered that it cannot receive the person.",
     E.TICKET_BOOKED: "The journey was booked.",
     E.EMBASSY_LIAISON: "The return is notified to the embassy, as the programme requires.",
     E.DEPARTED: "The person has departed from the UK.",
@@ -78,6 +88,7 @@ EVENT_SUMMARY: dict[Event, str] = {
     E.BOOKING_CANCELLED: "The booked journey was cancelled.",
     E.SLA_BREACHED: "A stage has taken longer than its agreed time.",
     E.CASE_WITHDRAWN: "The person withdrew from the return; everything pending stops.",
+    E.RETURN_STOPPED: "The return was stopped and will not go ahead.",
     E.CASE_CLOSED: "The case was closed.",
     E.DELIVERY_FAILED: "A notification of this case could not be delivered.",
 }
@@ -89,7 +100,13 @@ NEXT_ACTION: dict[tuple[Event, Audience], str] = {
     (E.CASE_ACCEPTED, M): "Confirm you can receive the person and start planning reception.",
     (E.TRAVEL_DOCUMENT_REQUESTED, M): "No action yet; we will tell you when it is issued.",
     (E.TRAVEL_DOCUMENT_REQUESTED, B): "Process the emergency travel document request.",
-    (E.TRAVEL_DOCUMENT_ISSUED, M): "No action yet; the booking follows.",
+    (E.TRAVEL_DOCUMENT_ISSUED, M): "No action yet; we will ask you to confirm reception.",
+    (E.RECEPTION_REQUESTED, M): "Confirm by the due date whether you can receive the person "
+    "(in the mission portal, at the link, or to the UK office). Nothing is booked before.",
+    (E.RECEPTION_REMINDER, M): "Please confirm by the due date whether you can receive the "
+    "person (in the mission portal, at the link, or to the UK office).",
+    (E.RECEPTION_DECLINED, C): "Decide at the case's reception-decision checkpoint: ask the "
+    "mission again (retry) or stop the return.",
     (E.TICKET_BOOKED, M): "Arrange the meeting at arrival, onward transport and accommodation.",
     (E.DEPARTED, M): "Meet the person on arrival as arranged.",
     (E.ARRIVAL_CONFIRMED, M): "Start the needs analysis for the reintegration plan.",
@@ -104,6 +121,8 @@ NEXT_ACTION: dict[tuple[Event, Audience], str] = {
     (E.BOOKING_CANCELLED, C): "Decide whether to rebook, and record the reason.",
     (E.CASE_WITHDRAWN, M): "Stop all arrangements for this case.",
     (E.CASE_WITHDRAWN, B): "Stop processing for this case.",
+    (E.RETURN_STOPPED, M): "Stop all arrangements for this case.",
+    (E.RETURN_STOPPED, B): "Stop processing for this case.",
     (E.CASE_CLOSED, M): "No further action; thank you.",
     (E.REVIEW_NEEDED, C): "Review the eligibility decision in SafePassage.",
     (E.CASE_INELIGIBLE, C): "Tell the referrer and discuss other support with them.",

@@ -41,6 +41,8 @@ FACT_LABELS: dict[str, str] = {
     "failed_target": "Undelivered target",
     "tries": "Delivery attempts",
     "note": "Note",
+    # The case's page in the mission portal: the gateway's address and the reference only.
+    "link": "Link",
 }
 
 #: Labels of the personal details a detailed message may carry; other keys are shown as named.

@@ -170,11 +170,13 @@ def connect(settings: Settings) -> ServerAddress:
     apply_prefect_environment(settings)
     api_url = os.environ.get("PREFECT_API_URL")
     source = "PREFECT_API_URL"
+    ui_url = ui_url_for(api_url) if api_url else None
     if not api_url:
         path = server_file(settings)
         source = str(path)
         try:
-            api_url = json.loads(path.read_text())["api_url"]
+            record = json.loads(path.read_text())
+            api_url, ui_url = record["api_url"], record["ui_url"]
         except (OSError, ValueError, KeyError):
             raise ConfigurationError(
                 "no Prefect server is running for this SAFEPASSAGE_HOME: start "
@@ -187,4 +189,7 @@ def connect(settings: Settings) -> ServerAddress:
             "`safepassage serve`"
         )
     use_api(api_url)
-    return ServerAddress(api_url=api_url, ui_url=ui_url_for(api_url))
+    # People open the Prefect UI through the gateway, which `serve` records as the UI's address.
+    if settings.gateway_url:
+        ui_url = f"{settings.gateway_url.rstrip('/')}/prefect"
+    return ServerAddress(api_url=api_url, ui_url=ui_url or ui_url_for(api_url))

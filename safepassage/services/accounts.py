@@ -18,7 +18,7 @@ from safepassage.models.roles import checked_country, checked_mission, checked_n
 from safepassage.models.store import accounts as account_rows
 from safepassage.models.store import gateway_sessions as session_rows
 from safepassage.models.store import mission_tokens as token_rows
-from safepassage.models.store import signin
+from safepassage.models.store import office_actions, signin
 from safepassage.models.store.accounts import AccountView, Credentials
 from safepassage.models.store.db import Store, opened_store
 from safepassage.models.store.gateway_sessions import IDLE_LIMIT, LiveSession, NewSession
@@ -47,6 +47,7 @@ __all__ = [
     "list_users",
     "live_session",
     "login_form_key",
+    "record_run_action",
     "reset_user",
     "revoke_token",
     "sign_out",
@@ -212,3 +213,11 @@ def login_form_key(*, store: Store) -> bytes:
     and a restart does not void a form someone has open.
     """
     return store.master_key.derived_key("safepassage gateway: sign-in form v1")
+
+
+def record_run_action(name: str, action: str, target: str, *, store: Store) -> None:
+    """Record in the audit chain that `name` cancelled a run or started one (through the UI)."""
+    with store.transaction() as session:
+        office_actions.record_run_action(
+            session, actor=name, action=action, target=target, now=utcnow()
+        )

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from safepassage.models.checkpoints import (
     FORMS,
+    MISSION_CHECKPOINTS,
     ArrivalAnswer,
     Checkpoint,
     DepartureAnswer,
@@ -36,6 +37,7 @@ from safepassage.models.rules import HU_BASE_GRANT_CHF
 from safepassage.models.store.case_transaction import case_transaction
 from safepassage.models.store.cases import read_intake_for_stage
 from safepassage.models.store.events import case_events
+from safepassage.models.store.mission_identity import speaks_for_mission
 from safepassage.models.store.orm import Case
 from safepassage.models.store.workflow import (
     count_refusals,
@@ -149,6 +151,10 @@ def summarise(checkpoint: Checkpoint, answer: Any) -> dict[str, Any]:
             return {"approved": answer.approved}
         case Checkpoint.TRAVEL_DOCUMENT:
             return {"document_type": answer.document_type}
+        case Checkpoint.RECEPTION:
+            return {"accepted": answer.accepted}  # the notes stay sealed
+        case Checkpoint.RECEPTION_DECISION:
+            return {"decision": answer.decision}
         case Checkpoint.TICKET:
             return {"escort": answer.escort}
         case Checkpoint.DEPARTURE:
@@ -209,7 +215,14 @@ def _judge(
         record_refusal(session, case, form.value, attempt, problems=problems, now=utcnow())
         logger.info("answer to %s of %s refused: %s", form.value, case.reference, messages)
         return Acceptance(accepted=False, problems=messages)
+    # Through the gateway it is the signed-in name; left empty only on Prefect's own port.
+    entered_by = getattr(answer, "entered_by", None) or "not given"
     summary = summarise(form, answer)
+    if form in MISSION_CHECKPOINTS:
+        # From the store, never from the answer: the mission's own account or token, of this
+        # case's country, or else someone answered for it (a coordinator in the Prefect UI).
+        own = speaks_for_mission(session, entered_by, case.destination_country)
+        summary["on_behalf_of_mission"] = not own
     record_answer(
         session,
         master_key,
@@ -217,8 +230,7 @@ def _judge(
         form.value,
         attempt,
         answer_json=json.dumps(answer.model_dump(mode="json")).encode(),
-        # Through the gateway it is the signed-in name; left empty only on Prefect's own port.
-        entered_by=getattr(answer, "entered_by", None) or "not given",
+        entered_by=entered_by,
         summary=summary,
         now=utcnow(),
     )

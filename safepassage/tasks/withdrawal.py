@@ -2,7 +2,9 @@
 
 Cancelling a suspended run moves it straight to Cancelled: none of its code runs, so the
 compensations are this module's own tasks, run by the `withdraw-case` flow. Each is recorded in
-the case store's ledger and happens once, however often the withdrawal is asked for.
+the case store's ledger and happens once, however often the withdrawal is asked for. The
+return's other ending before departure, a coordinator's stop (`stop_travel`), undoes the same
+booking and is here beside it.
 """
 
 from __future__ import annotations
@@ -105,6 +107,30 @@ def cancel_open_booking(
             attempt=f"cancel-{attempt}", facts={"reason": reason}, now=at,
         )  # fmt: skip
     return attempt
+
+
+def stop_travel(
+    session: Session,
+    master_key: MasterKey,
+    case: Case,
+    *,
+    why: str,
+    label: str,
+    at: dt.datetime,
+) -> None:
+    """End the return at stage `stopped`: cancel an open booking, tell mission and embassy.
+
+    The one ending of a coordinator's stop, whatever its cause (a raised risk, no mission able
+    to receive the person). `why` is a category in plain words, never about the person: it
+    goes to the mission and the embassy. The caller records the stop in the ledger first and
+    calls this only when that is new; `label` keys its notifications.
+    """
+    cancel_open_booking(session, master_key, case, reason=why, at=at)
+    set_stage(session, case, Stage.STOPPED, actor="flow", now=at, detail={"why": why})
+    queue_notifications(
+        session, master_key, case, Event.RETURN_STOPPED, attempt=label, facts={"reason": why},
+        now=at,
+    )  # fmt: skip
 
 
 @task(**LEDGER_TASK)

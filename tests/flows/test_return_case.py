@@ -31,6 +31,7 @@ MISSION_PATH = [
     "case-accepted",
     "travel-document-requested",
     "travel-document-issued",
+    "reception-requested",
     "ticket-booked",
     "departed",
     "arrival-confirmed",
@@ -229,8 +230,13 @@ def test_a_failed_run_retried_repeats_no_side_effect_and_asks_nothing_again(serv
     kinds = event_kinds(case.reference)
     assert kinds.count("identification-checked") == 1
     assert kinds.count("booking-requested") == 1
-    assert kinds.count("checkpoint-answered") == 1  # the ticket, answered once, never asked again
-    assert received(served, "mission-hu", case.reference) == ["case-accepted", "ticket-booked"]
+    # Reception and the ticket, each answered once, never asked again.
+    assert kinds.count("checkpoint-answered") == 2
+    assert received(served, "mission-hu", case.reference) == [
+        "case-accepted",
+        "reception-requested",
+        "ticket-booked",
+    ]
     with get_client(sync_client=True) as client:
         states = client.read_flow_run_states(UUID(flow_run_id))
     assert [s.state_details.pause_key for s in states if s.name == "Suspended"].count(

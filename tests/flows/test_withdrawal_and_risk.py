@@ -97,6 +97,7 @@ def test_a_raised_risk_that_a_coordinator_upholds_stops_travel(served: World) ->
     play([case], timeout=180)  # not boarded: the next ticket is held; the review says stop
 
     status = case_status(case.reference)
-    assert (status["stage"], status["status"]) == ("ineligible", "ended")
+    assert (status["stage"], status["status"]) == ("stopped", "ended")
     assert ("travel-stopped", 1) in actions(case.reference)
-    assert received(served, "mission-cz", case.reference)[-1] == "case-closed"
+    assert received(served, "mission-cz", case.reference)[-1] == "return-stopped"
+    assert received(served, "embassy-cz", case.reference)[-1] == "return-stopped"

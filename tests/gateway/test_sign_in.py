@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from safepassage.gateway.app import SESSION_COOKIE, create_app
+from safepassage.gateway.app import create_app
+from safepassage.gateway.identity import SESSION_COOKIE
 from safepassage.gateway.strings import SIGN_IN_FAILED
 from safepassage.models.store.db import Store
 from safepassage.models.store.orm import CaseEvent, GatewaySession

@@ -83,7 +83,7 @@ def test_the_view_shows_the_timeline_and_what_the_case_waits_for(stage_store: St
     assert "Time limit: 7 days, due by 2026-12-07 13:00 UTC." in text
     assert "| travel-document | 1 | 2026-11-29 11:00 UTC | 2026-11-30 12:00 UTC | 1 |" in text
     assert "Resume" in text
-    assert view.progress == round(100 * 2 / 8, 1)
+    assert view.progress == round(100 * 3 / 9, 1)  # ticketing, fourth of ten stages
     # Nothing personal, nor the staff member's name, nor an answer's value reaches the view.
     for value in [*PERSONAL_VALUES.values(), "Coordinator Name", "ETD 4200001", "emergency"]:
         assert value not in text, value

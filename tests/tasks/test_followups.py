@@ -121,7 +121,7 @@ def report(store: Store, reference: str, number: int, *, risk: bool) -> None:
     with store.transaction() as session:
         record_answer(
             session, store.master_key, get_case(session, reference), "followup-report", number,
-            answer_json=answer.model_dump_json().encode(), entered_by=answer.entered_by,
+            answer_json=answer.model_dump_json().encode(), entered_by=answer.entered_by or "t",
             summary=summarise(Checkpoint.FOLLOWUP_REPORT, answer), now=NOW,
         )  # fmt: skip
 

@@ -92,7 +92,8 @@ def test_a_risk_ruling_clears_the_hold_or_stops_travel_and_cancels_the_booking(
     with stage_store.transaction() as session:
         assert open_hold(session, get_case(session, cleared)) is None
         assert get_case(session, cleared).stage == "ticketing"
-        assert get_case(session, stopped).stage == "ineligible"
+        assert get_case(session, stopped).stage == "stopped"
     mission = titles(home, "mission-bg")
     assert mission.count("booking-cancelled") == 1
-    assert mission.count("case-closed") == 1
+    assert mission.count("return-stopped") == 1
+    assert titles(home, "embassy-bg").count("return-stopped") == 1
