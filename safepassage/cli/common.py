@@ -15,13 +15,19 @@ from safepassage.models.reference import normalise_reference
 
 
 def operator_name(explicit: str | None) -> str:
-    """Return who is acting: `--by` if given, else the login name, for the audit trail."""
-    if explicit and explicit.strip():
-        return explicit.strip()[:120]
+    """Return who is acting, for the audit trail: `cli:<login>`, with `--by`'s name kept.
+
+    The command line is an operator's tool on the server, and the login is what the machine
+    vouches for; the name given with --by (whom the operator acts for, or their own name when
+    several share a login) is recorded beside it, never instead of it.
+    """
     try:
-        return f"cli:{getpass.getuser()}"
+        login = f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no passwd entry in some containers
-        return "cli:unknown"
+        login = "cli:unknown"
+    if explicit and explicit.strip():
+        return f"{login} (by {explicit.strip()[:80]})"
+    return login
 
 
 def read_document(path: Path, *, source: str) -> bytes:

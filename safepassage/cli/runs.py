@@ -100,6 +100,9 @@ def resume(
 
     ref = common.reference_argument(reference)
     raw = load_json_document(common.read_document(input_file, source="answer"), source="answer")
+    if isinstance(raw, dict):  # entered by the operator at this login, whatever the file says
+        claimed = raw.get("entered_by")
+        raw["entered_by"] = common.operator_name(claimed if isinstance(claimed, str) else None)
     answered = answer_checkpoint(ref, raw, expected=checkpoint)
     output.console.print(f"resumed {ref} at {answered.value}", markup=False)
 

@@ -1,5 +1,6 @@
 """The office gateway: one address where people sign in and act under their own name.
 
-So far only its sign-in core exists (`create_app` in app.py); `safepassage serve` does not
-start it yet.
+`safepassage serve` starts it (server.py) in front of the Prefect server: coordinators reach
+the Prefect UI under /prefect/, missions their portal and API under /mission/, auditors the
+audit trail under /audit/ (app.py lists the parts).
 """

@@ -1,9 +1,9 @@
-"""The gateway's web application: signing in and out, and who is signed in.
+"""The gateway's web application: signing in and out, and what each role reaches from there.
 
-`create_app` builds it around an open case store. It is a library so far: `safepassage serve`
-does not start it yet, and the coordinators' Prefect UI is still to come behind it. The
-mission portal (/mission/, mission_portal.py) and the mission API (/mission/api/v1/,
-mission_api.py) are added to it here.
+`create_app` builds it around an open case store; `safepassage serve` runs it (server.py).
+Behind the sign-in: the mission portal (/mission/, mission_portal.py), the mission API
+(/mission/api/v1/, mission_api.py), the auditors' pages (/audit/, audit_pages.py) and, when
+a Prefect server is given, the coordinators' Prefect UI (/prefect/, prefect_proxy.py).
 
 Every POST must carry the CSRF token of the form it came from (the session's own, or before
 sign-in a signed token also set as a cookie) and, when the browser names one, the gateway's
@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from safepassage.gateway import strings
+from safepassage.gateway.audit_pages import audit_pages
 from safepassage.gateway.forms import (
     LOGIN_FORM_LIFETIME,
     FormTooLarge,
@@ -58,7 +59,8 @@ def create_app(
     """Return the gateway's application, signing people in against `store`.
 
     `origin` is the address people reach the gateway at (e.g. "https://office.example:4200");
-    by default, the one each request was addressed to. Not started by `safepassage serve` yet.
+    by default, the one each request was addressed to. With `prefect` (the server's API) and
+    `ui_folder` (where the UI's files are copied), coordinators get the Prefect UI too.
     """
     # No OpenAPI pages: these are forms for people; the mission API has its own.
     app = FastAPI(title="SafePassage gateway", docs_url=None, redoc_url=None, openapi_url=None)
@@ -145,13 +147,14 @@ def create_app(
             return to_login()
         response = templates.TemplateResponse(
             request, "home.html",
-            {"who": signed_in, "csrf": signed_in.csrf_token, "later": strings.COMING_LATER,
+            {"who": signed_in, "csrf": signed_in.csrf_token,
              "idle_minutes": int(IDLE_LIMIT.total_seconds() // 60)},
         )  # fmt: skip
         response.headers["Cache-Control"] = "no-store"
         return response
 
     app.include_router(mission_portal(store, who=current, origin=origin))
+    app.include_router(audit_pages(store, who=current))
     app.mount(MISSION_API, mission_api(store))
     if prefect is not None and ui_folder is not None:
         add_prefect_ui(

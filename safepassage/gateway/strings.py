@@ -6,9 +6,25 @@ SIGN_IN_FAILED = "The name, password or code is not right, or the account is loc
 FORM_EXPIRED = "This form had expired. Please sign in again."
 REFUSED = "This request was refused because it did not come from this site's own pages."
 TOO_LARGE = "This request was too large."
-COMING_LATER = (
-    "The coordinators' Prefect screens and the mission portal will be reached from here later."
+OPEN_PREFECT_UI = "Open the coordinators' Prefect UI"
+OPEN_PREFECT_UI_V2 = "or its newer version (V2)"
+OPEN_AUDIT = "Check the audit trail"
+AUDIT_NOT_FOR_YOUR_ROLE = "The audit pages are for auditors and coordinators."
+AUDIT_TITLE = "The audit trail"
+AUDIT_INTACT = (
+    "The event log verifies: {events} events, the chain intact and anchored, and every case's "
+    "consent and stage as SafePassage wrote them."
 )
+AUDIT_BROKEN = "The event log does NOT verify. Tell the office's data protection officer."
+AUDIT_BROKEN_AT = "The chain breaks at event {seq}: {problem}."
+AUDIT_FORGED = "Case {reference}: its consent or stage was changed outside SafePassage."
+AUDIT_ANCHOR = "Anchor: {problem}"
+AUDIT_LOOK_UP = "A case's audit trail"
+AUDIT_REFERENCE = "Case reference"
+AUDIT_SHOW = "Show"
+AUDIT_UNKNOWN = "There is no case with that reference."
+AUDIT_EMPTY = "Nothing was disclosed about this case yet."
+AUDIT_COLUMNS = ("When", "What", "Who", "About")
 
 # -- the mission portal and the mission API ---------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import subprocess
@@ -44,3 +45,8 @@ def run_cli(
         check=False,
     )
     return Result(completed.returncode, completed.stdout, completed.stderr)
+
+
+def cli_actor(by: str) -> str:
+    """Return how the log names an operator at this login who gave `--by NAME`."""
+    return f"cli:{getpass.getuser()} (by {by})"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from safepassage.models.store.db import Store
-from tests.cli.helpers import run_cli
+from tests.cli.helpers import cli_actor, run_cli
 from tests.factories import PERSONAL_VALUES, intake_json
 from tests.stored import stored_case
 
@@ -114,7 +114,10 @@ def test_a_stored_case_shows_masked_until_revealed_and_the_reveal_is_logged(
     assert revealed.code == 0, revealed.stderr
     assert PERSONAL_VALUES["family_name"] in revealed.stdout
     events = run_cli("case", reference, "--json").json()["events"]
-    assert (events[-1]["kind"], events[-1]["actor"]) == ("personal-data-revealed", "A. Coordinator")
+    assert (events[-1]["kind"], events[-1]["actor"]) == (
+        "personal-data-revealed",
+        cli_actor("A. Coordinator"),
+    )
 
 
 def test_an_unknown_or_malformed_reference_exits_2(home: Path) -> None:

@@ -16,7 +16,7 @@ from safepassage.models.store.cases import create_case
 from safepassage.models.store.db import Store
 from safepassage.models.store.workflow import open_checkpoint, set_stage
 from safepassage.models.vocabulary import Stage
-from tests.cli.helpers import run_cli
+from tests.cli.helpers import cli_actor, run_cli
 from tests.factories import PERSONAL_VALUES, TODAY, intake
 
 NOW = dt.datetime.now(dt.UTC)
@@ -113,7 +113,7 @@ def test_references_go_in_the_csv_only_with_a_reason_and_each_is_an_audited_expo
 
     entries = run_cli("audit", late, "--json").json()["entries"]
     (export,) = [e for e in entries if e["what"] == "exported"]
-    assert export["who"] == "A. Analyst"
+    assert export["who"] == cli_actor("A. Analyst")
     assert "report --csv --with-references (monthly time-limit review)" in export["detail"]
     for reference in on_time:  # not in the file, so not exported
         entries = run_cli("audit", reference, "--json").json()["entries"]

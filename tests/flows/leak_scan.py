@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import sqlite3
 
 import httpx
+import pyotp
 
+from safepassage.services.accounts import Credentials
 from tests.flows.conftest import MISSION_BG_MAILBOX, World
 from tests.receivers import everything
 
@@ -79,3 +82,38 @@ def all_deliveries(world: World) -> str:
     """Return every message delivered anywhere, cleared receivers and mailboxes included."""
     mails = ["\n".join(everything(m)) for m in world.smtp.to(MISSION_BG_MAILBOX)]
     return "\n".join([*(r.text for r in world.http.accepted), *mails])
+
+
+def gateway_dump(world: World, *, token: str, coordinator: Credentials) -> str:
+    """Return what the gateway shows without disclosing: a mission's case list (API and portal
+    need no consent: references, stages and deadlines only), another mission's case (a 404),
+    and what the coordinators' Prefect UI reads through it."""
+    parts: list[str] = []
+    bearer = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=world.serving.gateway_url, timeout=60) as gateway:
+        parts.append(gateway.get("/mission/api/v1/cases", headers=bearer).text)
+        parts.append(gateway.get("/login").text)
+        page = gateway.get("/login").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert csrf is not None
+        code = pyotp.TOTP(pyotp.parse_uri(coordinator.totp_uri).secret).now()
+        signed_in = gateway.post(
+            "/login",
+            data={"csrf": csrf.group(1), "username": coordinator.name,
+                  "password": coordinator.password, "code": code},
+        )  # fmt: skip
+        assert signed_in.status_code == 303, signed_in.text
+        client = "leak-scan"
+        token_for_ui = gateway.get(f"/prefect/api/csrf-token?client={client}").json()["token"]
+        ui = {"Prefect-Csrf-Token": token_for_ui, "Prefect-Csrf-Client": client,
+              "Origin": world.serving.gateway_url}  # fmt: skip
+        for resource in ("flow_runs", "task_runs", "artifacts", "logs", "events", "deployments"):
+            answer = gateway.post(
+                f"/prefect/api/{resource}/filter",
+                json={"limit": 50 if resource == "events" else 200},  # events allow 50 at most
+                headers=ui,
+            )
+            assert answer.status_code == 200, (resource, answer.text)
+            parts.append(answer.text)
+        parts.append(gateway.get("/").text)
+    return "\n".join(parts)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from safepassage.demo.coordinator import FollowedCase, play
 from safepassage.models.checkpoints import Checkpoint
-from tests.cli.helpers import run_cli
+from tests.cli.helpers import cli_actor, run_cli
 from tests.factories import PERSONAL_VALUES, intake_json
 from tests.flows.conftest import World
 
@@ -64,6 +64,11 @@ def test_a_coordinator_takes_a_case_in_and_answers_its_checkpoint_from_the_cli(
     play([FollowedCase(reference, "RO")], stop_at={Checkpoint.TICKET}, timeout=120)
     after = run_cli("status", reference, "--json", env=env).json()
     assert after["waiting_for"] == "ticket"
+    # The login answered the travel document, with the initials the file gave kept beside it.
+    events = run_cli("case", reference, "--json", env=env).json()["events"]
+    answered = {e["detail"].get("checkpoint"): e["actor"] for e in events
+                if e["kind"] == "checkpoint-answered"}  # fmt: skip
+    assert answered["travel-document"] == cli_actor("AB")
 
 
 def test_resume_refuses_a_case_that_waits_for_nothing(served: World, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from safepassage.models.settings import get_settings
 from safepassage.models.store.cases import get_case, read_intake_for_stage
 from safepassage.models.store.db import open_store
 from safepassage.models.store.orm import OutboxItem, SealedRecord
+from safepassage.services.accounts import add_user, create_token
 from safepassage.services.interventions import withdraw
 from tests.cli.helpers import run_cli
 from tests.factories import PERSONAL_VALUES, intake_document
@@ -116,7 +117,22 @@ def test_no_detail_leaks_anywhere_and_an_erased_case_is_gone_for_good(
             ("report", "--json"),
         )
     )
+    # A mission's system and a coordinator through the gateway: what they see without a
+    # disclosure holds nothing personal; the one consented view is a disclosure on record.
+    bg_system = create_token("BG", "bg-system", actor="test").token
+    coordinator = add_user("ana", "coordinator", actor="test")
+    through_gateway = leak_scan.gateway_dump(served, token=bg_system, coordinator=coordinator)
+    bearer = {"Authorization": f"Bearer {bg_system}"}
+    with httpx.Client(base_url=served.serving.gateway_url, timeout=60) as gateway:
+        ro_case = gateway.get(f"/mission/api/v1/cases/{withdrawn.reference}", headers=bearer)
+        shown = gateway.get(f"/mission/api/v1/cases/{travelled.reference}", headers=bearer)
+    assert ro_case.status_code == 404
+    assert shown.status_code == 200
+    assert PERSONAL_VALUES["family_name"] in shown.text  # consented: the mission sees them
+    disclosures = run_cli("audit", travelled.reference, "--json", env=env).json()["entries"]
+    assert any(e["who"] == "bg-system" for e in disclosures if e["what"] == "revealed")
     haystacks = {
+        "the gateway's responses": through_gateway + ro_case.text,
         "Prefect's API": leak_scan.prefect_api_dump(served),
         "Prefect's database": leak_scan.prefect_database_dump(served),
         "the logs": leak_scan.logs_dump(served),

@@ -83,7 +83,7 @@ def test_signing_in_shows_who_and_what_role(client: TestClient, ana: Credentials
     assert home.status_code == 200
     assert "ana" in home.text
     assert "coordinator" in home.text
-    assert "later" in home.text
+    assert 'href="/prefect/"' in home.text  # a coordinator is shown the way to the Prefect UI
 
 
 def test_the_session_cookie_is_http_only_strict_and_secure_under_tls(
