@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import httpx
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from safepassage.gateway.forms import own_origin, same_origin
@@ -45,6 +46,11 @@ _FORWARDED_RESPONSE_HEADERS = ("content-type",)
 #: How long the UI keeps a CSRF token before it asks again (the session's idle limit decides
 #: whether it is still honoured).
 _CSRF_LIFETIME = dt.timedelta(minutes=30)
+_STATE_ICONS = tuple(
+    f"{state}.svg"
+    for state in ("cancelled", "completed", "crashed", "failed", "paused", "pending", "running",
+                  "scheduled")
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -158,10 +164,36 @@ def add_prefect_ui(
             )
         return response
 
+    @app.get(f"{BASE}/", include_in_schema=False)
+    async def default_ui(request: Request) -> Response:
+        # As Prefect's own server does: the base opens the default UI unless the browser chose
+        # the other one (the UI's switch sets this cookie); deeper paths stay where they are.
+        chosen = request.cookies.get("prefect_ui_version")
+        preferred = chosen if chosen in bundles else settings["default_ui"]
+        if preferred == "v2" and "v2" in bundles:
+            return RedirectResponse(f"{BASES['v2']}/", status_code=307)
+        return FileResponse(bundles["v1"] / "index.html", headers={"Cache-Control": "no-store"})
+
+    for icon in _STATE_ICONS:
+        if "v2" in bundles and (bundles["v2"] / icon).is_file():
+            # The V2 UI asks for the tab's state icon at the site's root (`/running.svg`):
+            # Prefect's own public files, nothing of any case in them.
+            app.add_api_route(
+                f"/{icon}", _icon_route(bundles["v2"] / icon), methods=["GET"],
+                include_in_schema=False,
+            )  # fmt: skip
+
     # The UI's files last: they are low-priority routes, after the API's.
     for version in ("v2", "v1"):
         if version in bundles:
             app.frontend(BASES[version], directory=bundles[version], fallback="index.html")
+
+
+def _icon_route(path: Path) -> Callable[[], Awaitable[Response]]:
+    async def icon() -> Response:
+        return FileResponse(path, media_type="image/svg+xml")
+
+    return icon
 
 
 async def _body(request: Request) -> bytes | None:

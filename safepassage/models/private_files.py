@@ -59,6 +59,12 @@ def create_private_database(url: str) -> None:
     SQLite creates a new database with the process's umask (often 0644) and its -wal and -shm
     files with the database's mode; so the database made 0600 first keeps all three private.
     PostgreSQL and in-memory databases have no file here: nothing to do.
+
+    An existing file is never opened here, only tightened by its path. Closing any descriptor
+    of a file drops every POSIX lock this process holds on it, SQLite's own included: in a
+    process that already has the store open (`serve`, whose gateway keeps one), another
+    process would then take itself for the last user, checkpoint and delete the WAL, and
+    the writes of both sides would part ways, some of them lost.
     """
     parsed = make_url(url)
     if not parsed.drivername.startswith("sqlite") or parsed.database in {None, "", ":memory:"}:
@@ -66,11 +72,21 @@ def create_private_database(url: str) -> None:
     database = Path(str(parsed.database))
     if not database.parent.is_dir():
         return  # SQLite itself says the folder is missing, as a configuration error
-    os.close(_open_private_fd(database, os.O_RDWR | os.O_CREAT))
+    try:  # a new file cannot be open in SQLite yet
+        os.close(_open_private_fd(database, os.O_RDWR | os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        _tighten(database)
     for suffix in ("-wal", "-shm"):  # left by an older version, perhaps with a wider mode
-        companion = database.with_name(database.name + suffix)
-        if companion.exists():
-            os.close(_open_private_fd(companion, os.O_RDWR))
+        _tighten(database.with_name(database.name + suffix))
+
+
+def _tighten(path: Path) -> None:
+    """Make an existing file 0600 without opening it (see create_private_database)."""
+    try:
+        if stat.S_IMODE(path.stat().st_mode) != PRIVATE_FILE_MODE:
+            path.chmod(PRIVATE_FILE_MODE)
+    except FileNotFoundError:
+        return  # gone meanwhile (a WAL SQLite checkpointed away): nothing to tighten
 
 
 @overload

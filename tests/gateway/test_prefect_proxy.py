@@ -97,7 +97,15 @@ def test_the_ui_is_served_for_prefect_under_its_base_and_its_api_is_the_gateways
     assert settings["csrf_enabled"] is True
     assert settings["auth"] is None
     assert (settings["v1_base_url"], settings["v2_base_url"]) == ("/prefect", "/prefect/v2")
-    for page, assets in (("/prefect/", "/prefect/assets/"), ("/prefect/v2/", "/prefect/v2/")):
+    # The base opens the default UI (V2), or V1 once the browser chose it with the UI's switch.
+    assert gateway.get("/prefect/").headers["location"] == "/prefect/v2/"
+    gateway.cookies.set("prefect_ui_version", "v1")
+    assert "/prefect/assets/" in gateway.get("/prefect/").text
+    assert gateway.get("/running.svg").headers["content-type"] == "image/svg+xml"
+    for page, assets in (
+        ("/prefect/dashboard", "/prefect/assets/"),
+        ("/prefect/v2/", "/prefect/v2/"),
+    ):
         html = gateway.get(page, headers={"Accept": "text/html"})
         assert html.status_code == 200
         assert assets in html.text
