@@ -9,9 +9,7 @@ in the store's functions: nothing here writes an event itself.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator
 
 from safepassage.models.clock import utcnow
 from safepassage.models.roles import checked_country, checked_mission, checked_name, checked_role
@@ -20,7 +18,7 @@ from safepassage.models.store import gateway_sessions as session_rows
 from safepassage.models.store import mission_tokens as token_rows
 from safepassage.models.store import office_actions, signin
 from safepassage.models.store.accounts import AccountView, Credentials
-from safepassage.models.store.db import Store, opened_store
+from safepassage.models.store.db import Store, store_or_opened
 from safepassage.models.store.gateway_sessions import IDLE_LIMIT, LiveSession, NewSession
 from safepassage.models.store.mission_tokens import NewToken, TokenHolder, TokenView
 from safepassage.models.store.signin import Refusal, SignInRefused
@@ -55,16 +53,6 @@ __all__ = [
 ]
 
 
-@contextlib.contextmanager
-def _using(store: Store | None) -> Iterator[Store]:
-    """Yield `store`, or the configured store opened for this call only."""
-    if store is not None:
-        yield store
-        return
-    with opened_store() as opened:
-        yield opened
-
-
 def add_user(
     name: str,
     role: str,
@@ -82,7 +70,7 @@ def add_user(
     account_name = checked_name(name, field="NAME")
     account_role = checked_role(role)
     country = checked_mission(account_role, mission)
-    with _using(store) as opened, opened.transaction() as session:
+    with store_or_opened(store) as opened, opened.transaction() as session:
         return account_rows.add_account(
             session, opened.master_key, name=account_name, role=account_role, mission=country,
             actor=actor, now=now or utcnow(),
@@ -91,7 +79,7 @@ def add_user(
 
 def list_users(*, store: Store | None = None) -> list[AccountView]:
     """Return every account, by name (never a hash or a secret)."""
-    with _using(store) as opened, opened.transaction() as session:
+    with store_or_opened(store) as opened, opened.transaction() as session:
         return account_rows.list_accounts(session)
 
 
@@ -99,7 +87,7 @@ def disable_user(
     name: str, *, actor: str, store: Store | None = None, now: dt.datetime | None = None
 ) -> bool:
     """Disable an account at once; return False if it was disabled already."""
-    with _using(store) as opened, opened.transaction() as session:
+    with store_or_opened(store) as opened, opened.transaction() as session:
         return account_rows.disable_account(
             session, name=checked_name(name, field="NAME"), actor=actor, now=now or utcnow()
         )
@@ -109,7 +97,7 @@ def reset_user(
     name: str, *, actor: str, store: Store | None = None, now: dt.datetime | None = None
 ) -> Credentials:
     """Give an account a new password and TOTP secret (shown once); unlock and enable it."""
-    with _using(store) as opened, opened.transaction() as session:
+    with store_or_opened(store) as opened, opened.transaction() as session:
         return account_rows.reset_account(
             session, opened.master_key, name=checked_name(name, field="NAME"), actor=actor,
             now=now or utcnow(),
@@ -130,7 +118,7 @@ def authenticate(
     only that the sign-in failed). Five refusals in a row lock the account for 15 minutes,
     during which even the right password and code are refused.
     """
-    with _using(store) as opened:
+    with store_or_opened(store) as opened:
         return signin.sign_in(
             opened.sessions, opened.master_key, name=name, password=password, code=code,
             now=now or utcnow(),
@@ -139,7 +127,7 @@ def authenticate(
 
 def sign_out(name: str, *, store: Store | None = None, now: dt.datetime | None = None) -> None:
     """Record that a signed-in person signed out (or that their session was ended)."""
-    with _using(store) as opened, opened.transaction() as session:
+    with store_or_opened(store) as opened, opened.transaction() as session:
         signin.sign_out(session, name=name, now=now or utcnow())
 
 
@@ -153,7 +141,7 @@ def create_token(
 ) -> NewToken:
     """Make an API token for a mission's own system; return it, to be shown once."""
     token_name, country = checked_name(name, field="--name"), checked_country(mission)
-    with _using(store) as opened, opened.transaction() as session:
+    with store_or_opened(store) as opened, opened.transaction() as session:
         return token_rows.create_token(
             session, name=token_name, mission=country, actor=actor, now=now or utcnow()
         )
@@ -161,7 +149,7 @@ def create_token(
 
 def list_tokens(*, store: Store | None = None) -> list[TokenView]:
     """Return every mission token, revoked ones included (never a token or its hash)."""
-    with _using(store) as opened, opened.transaction() as session:
+    with store_or_opened(store) as opened, opened.transaction() as session:
         return token_rows.list_tokens(session)
 
 
@@ -169,7 +157,7 @@ def revoke_token(
     name: str, *, actor: str, store: Store | None = None, now: dt.datetime | None = None
 ) -> bool:
     """Revoke a mission token at once; return False if it was revoked already."""
-    with _using(store) as opened, opened.transaction() as session:
+    with store_or_opened(store) as opened, opened.transaction() as session:
         return token_rows.revoke_token(
             session, name=checked_name(name, field="NAME"), actor=actor, now=now or utcnow()
         )
@@ -177,7 +165,7 @@ def revoke_token(
 
 def authenticate_token(token: str, *, store: Store | None = None) -> TokenHolder | None:
     """Return the name and mission a bearer token speaks for, or None if it is no live token."""
-    with _using(store) as opened, opened.transaction() as session:
+    with store_or_opened(store) as opened, opened.transaction() as session:
         return token_rows.token_holder(session, token)
 
 

@@ -5,14 +5,11 @@ Erasure, which also talks to Prefect, is in `services.erasure`.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 from safepassage.models.clock import utcnow
 from safepassage.models.store.audit import AuditEntry, case_audit
 from safepassage.models.store.cases import get_case
 from safepassage.models.store.consent import ConsentChange, change_consent
-from safepassage.models.store.db import Store, opened_store
+from safepassage.models.store.db import Store, opened_store, store_or_opened
 from safepassage.models.store.verification import StoreCheck, verify_store
 
 
@@ -43,20 +40,11 @@ def audit_trail(reference: str, *, store: Store | None = None) -> list[AuditEntr
 
     `store`: an open store (the gateway's), else the configured one opened for this call.
     """
-    with _using(store) as opened, opened.transaction() as session:
+    with store_or_opened(store) as opened, opened.transaction() as session:
         return case_audit(session, get_case(session, reference))
 
 
 def verify_event_log(*, store: Store | None = None) -> StoreCheck:
     """Check the event log's keyed chain against its anchor, and every case's sealed state."""
-    with _using(store) as opened, opened.transaction() as session:
+    with store_or_opened(store) as opened, opened.transaction() as session:
         return verify_store(session, opened.master_key, opened.anchor)
-
-
-@contextlib.contextmanager
-def _using(store: Store | None) -> Iterator[Store]:
-    if store is not None:
-        yield store
-        return
-    with opened_store() as opened:
-        yield opened

@@ -13,9 +13,7 @@ person consented to share with the receiving mission, and each time under the vi
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +30,7 @@ from safepassage.models.settings import get_settings
 from safepassage.models.sla import Wait, limits, waiting_cases
 from safepassage.models.store import state_seal
 from safepassage.models.store.cases import get_case, reveal_intake
-from safepassage.models.store.db import Store, opened_store
+from safepassage.models.store.db import Store, store_or_opened
 from safepassage.models.store.followups import REPORT_CHECKPOINT, FollowUpState
 from safepassage.models.store.orm import Case, CheckpointAnswer, FollowUp
 from safepassage.models.vocabulary import FINAL_STAGES, Stage
@@ -87,19 +85,9 @@ class MissionCaseView:
     details: dict[str, str] | None = None
 
 
-@contextlib.contextmanager
-def _using(store: Store | None) -> Iterator[Store]:
-    """Yield `store` (the gateway's, open for its lifetime), or the configured one for this call."""
-    if store is not None:
-        yield store
-        return
-    with opened_store() as opened:
-        yield opened
-
-
 def mission_cases(country: str, *, store: Store | None = None) -> list[MissionCaseRow]:
     """Return the cases of the mission of `country`: those waiting for it first, soonest due."""
-    with _using(store) as opened, opened.transaction() as session:
+    with store_or_opened(store) as opened, opened.transaction() as session:
         cases = [
             case
             for case in session.scalars(
@@ -125,7 +113,7 @@ def mission_case(
     Those details are revealed through the store's logged path: every call writes a disclosure
     event under `viewer`. Without consent nothing personal is read and nothing is logged.
     """
-    with _using(store) as opened, opened.transaction() as session:
+    with store_or_opened(store) as opened, opened.transaction() as session:
         case = _the_missions_case(session, opened.master_key, reference, country)
         return _view(session, opened.master_key, case, reveal_to=viewer)
 
@@ -137,7 +125,7 @@ def mission_case_status(
 
     For a form's page: asking the mission for an answer reveals nothing, and logs nothing.
     """
-    with _using(store) as opened, opened.transaction() as session:
+    with store_or_opened(store) as opened, opened.transaction() as session:
         case = _the_missions_case(session, opened.master_key, reference, country)
         return _view(session, opened.master_key, case, reveal_to=None)
 
@@ -212,7 +200,7 @@ def submit_mission_answer(
     """
     form = _mission_checkpoint(checkpoint, attempt)
     answer = {**raw, "entered_by": by}
-    with _using(store) as opened, opened.transaction() as session:
+    with store_or_opened(store) as opened, opened.transaction() as session:
         case = _the_missions_case(session, opened.master_key, reference, country)
         _refuse_unless_waiting(session, case, form, attempt)
         # Checked here first, from the store alone, so that a bad answer is named without a

@@ -18,9 +18,11 @@ from safepassage.models.store.cases import get_case
 from safepassage.models.store.db import open_store
 from safepassage.models.store.events import case_events
 from safepassage.models.store.orm import CaseAction, FollowUp
+from safepassage.services.checkpoints import case_status
 from safepassage.services.intake import take_in
 from tests.factories import intake
 from tests.flows.conftest import MISSION_BG_MAILBOX, World
+from tests.waiting import eventually
 
 
 def take(programme: str, scenario: Scenario | None = None, **changes: Any) -> FollowedCase:
@@ -104,3 +106,15 @@ def task_running(flow_run_id: str, task_name: str) -> bool:
     return any(
         t.name.startswith(task_name) and t.state is not None and t.state.is_running() for t in tasks
     )
+
+
+def wait_at(reference: str, checkpoint: str, timeout: float = 180) -> dict[str, object]:
+    """Wait until the case waits at `checkpoint`; return its status (as `safepassage status`)."""
+    status: dict[str, object] = eventually(
+        lambda: case_status(reference),
+        until=lambda status: status["waiting_for"] == checkpoint,
+        timeout=timeout,
+        interval=0.5,
+        what=f"{reference} to wait at {checkpoint}",
+    )
+    return status

@@ -18,22 +18,10 @@ from safepassage.demo.coordinator import play
 from safepassage.models.case_view import artifact_key, progress_key
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.orchestration.catalog import CASE_REPORT
-from safepassage.services.checkpoints import case_status
 from safepassage.tasks.report import SUMMARY_KEY, TABLE_KEY
 from tests.factories import PERSONAL_VALUES
 from tests.flows.conftest import World
-from tests.flows.helpers import take
-from tests.waiting import eventually
-
-
-def _wait_for(reference: str, checkpoint: str, timeout: float = 120) -> dict[str, object]:
-    return eventually(
-        lambda: case_status(reference),
-        until=lambda status: status["waiting_for"] == checkpoint,
-        timeout=timeout,
-        interval=0.5,
-        what=f"{reference} to wait at {checkpoint}",
-    )
+from tests.flows.helpers import take, wait_at
 
 
 def _run_tags(flow_run_id: str) -> list[str]:
@@ -46,7 +34,7 @@ def test_each_run_shows_its_stage_timeline_and_the_daily_report_and_nobody_is_na
 ) -> None:
     case = take("RO", consent__share_with_embassy=True, needs=["escort"])
     play([case], stop_at={Checkpoint.TICKET}, timeout=240)
-    status = _wait_for(case.reference, "ticket")
+    status = wait_at(case.reference, "ticket")
     run_id = str(status["flow_run_id"])
 
     tags = _run_tags(run_id)

@@ -31,10 +31,9 @@ from safepassage.models.store.db import Store, open_store
 from safepassage.models.store.orm import CaseEvent
 from safepassage.models.store.workflow import find_answer
 from safepassage.services.accounts import Credentials, add_user
-from safepassage.services.checkpoints import case_status
 from tests.factories import PERSONAL_VALUES
 from tests.flows.conftest import World
-from tests.flows.helpers import take
+from tests.flows.helpers import take, wait_at
 from tests.gateway.missions import code_now
 from tests.waiting import eventually
 
@@ -68,16 +67,6 @@ def case_store(served: World) -> Iterator[Store]:
     opened = open_store(get_settings())
     yield opened
     opened.dispose()
-
-
-def _wait_for(reference: str, checkpoint: str, timeout: float = 180) -> dict[str, object]:
-    return eventually(
-        lambda: case_status(reference),
-        until=lambda status: status["waiting_for"] == checkpoint,
-        timeout=timeout,
-        interval=0.5,
-        what=f"{reference} to wait at {checkpoint}",
-    )
 
 
 def _context(browser: Browser, gateway: str) -> BrowserContext:
@@ -158,8 +147,8 @@ def test_an_officer_and_a_coordinator_each_act_under_their_own_name_through_the_
     case = take("BG")  # no valid passport: the embassy issues a document, then reception
     other = take("RO", travel_document__holds_valid_passport=True)  # another mission's case
     play([case, other], stop_at={Checkpoint.TRAVEL_DOCUMENT, Checkpoint.RECEPTION}, timeout=240)
-    _wait_for(case.reference, "travel-document")
-    _wait_for(other.reference, "reception")  # the RO mission's to answer: shown to it alone
+    wait_at(case.reference, "travel-document")
+    wait_at(other.reference, "reception")  # the RO mission's to answer: shown to it alone
     # One name per case: the served store lives for the whole session.
     officer = add_user(f"ivana-{case.reference.lower()}", "mission", "BG", actor=OPERATOR)
     coordinator = add_user(f"ana-{case.reference.lower()}", "coordinator", actor=OPERATOR)
@@ -225,7 +214,7 @@ def test_an_officer_and_a_coordinator_each_act_under_their_own_name_through_the_
             expect(page.get_by_text(artifact_key(case.reference), exact=True)).to_be_visible()
 
             # -- the BG mission's officer: its cases only, the reception accepted ------------
-            _wait_for(case.reference, "reception")
+            wait_at(case.reference, "reception")
             portal = _context(browser, gateway).new_page()
             pages.append(portal)
             portal.on("response", note)
@@ -254,7 +243,7 @@ def test_an_officer_and_a_coordinator_each_act_under_their_own_name_through_the_
 
             # -- the office books the flight and sees the person off (the demo's answers) ----
             play([case], stop_at={Checkpoint.ARRIVAL}, timeout=240)
-            _wait_for(case.reference, "arrival")
+            wait_at(case.reference, "arrival")
 
             # -- the officer confirms the arrival ---------------------------------------------
             flight_day = dt.date.today() + dt.timedelta(days=7)  # the demo's first flight

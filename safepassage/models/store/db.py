@@ -275,6 +275,17 @@ def opened_store(settings: Settings | None = None) -> Iterator[Store]:
         store.dispose()
 
 
+@contextlib.contextmanager
+def store_or_opened(store: Store | None) -> Iterator[Store]:
+    """Yield `store` (a caller's, open for its lifetime: the gateway's), else the configured
+    store opened for this use only."""
+    if store is not None:
+        yield store
+        return
+    with opened_store() as opened:
+        yield opened
+
+
 @functools.cache
 def process_store() -> Store:
     """Return this process's case store, opened once (a flow-run process lives for one run)."""
