@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from safepassage.cli import common, output
+from safepassage.deployments.stop_signals import stop_signals
 from safepassage.models.intake import load_json_document
 from safepassage.models.settings import get_settings
 
@@ -41,27 +42,40 @@ def serve(
 ) -> None:
     """Start the Prefect server (unless PREFECT_API_URL names one), the gateway in front of it,
     and serve the deployments."""
-    from safepassage.deployments.serve import serve as run_serving  # noqa: PLC0415 - imports prefect (3 s); only this command pays
-    from safepassage.gateway.server import GatewayBind  # noqa: PLC0415 - imports uvicorn; only this command pays
+    # First thing, before the seconds of importing Prefect: from here SIGTERM and SIGHUP stop
+    # `serve` as Ctrl-C does, whatever it is doing (deployments/stop_signals.py).
+    with stop_signals():
+        try:
+            from safepassage.deployments.serve import serve as run_serving  # noqa: PLC0415 - imports prefect (3 s); only this command pays
+            from safepassage.gateway.server import GatewayBind  # noqa: PLC0415 - imports uvicorn; only this command pays
 
-    bind = GatewayBind(gateway_host, gateway_port, certfile, keyfile)
+            bind = GatewayBind(gateway_host, gateway_port, certfile, keyfile)
 
-    def ready(address: Any) -> None:
-        output.notice(
-            f"SafePassage is serving. Sign in at {address.ui_url.removesuffix('/prefect')}/ "
-            f"(coordinators' Prefect UI: {address.ui_url}/)  (Ctrl-C stops)"
-        )
+            def ready(address: Any) -> None:
+                output.notice(
+                    f"SafePassage is serving. Sign in at {address.ui_url.removesuffix('/prefect')}/"
+                    f" (coordinators' Prefect UI: {address.ui_url}/)  (Ctrl-C stops)"
+                )
 
-    run_serving(get_settings(), host=host, port=port, gateway=bind, limit=limit, on_ready=ready)
+            run_serving(
+                get_settings(), host=host, port=port, gateway=bind, limit=limit, on_ready=ready
+            )
+        except KeyboardInterrupt:  # stopped while starting: what had started is stopped
+            pass
     output.notice("stopped; nothing is lost: `safepassage serve` picks up where it left off")
 
 
 def maintain() -> None:
     """With flows on Prefect workers: retry notifications and restart runs whose worker died."""
-    from safepassage.deployments.maintain import maintain as run_maintenance  # noqa: PLC0415 - imports prefect (3 s); only this command pays
+    with stop_signals():  # SIGTERM and SIGHUP stop it as Ctrl-C does, from the start
+        try:
+            from safepassage.deployments.maintain import maintain as run_maintenance  # noqa: PLC0415 - imports prefect (3 s); only this command pays
 
-    output.notice("retrying notifications and watching for orphaned runs (Ctrl-C stops)")
-    run_maintenance(get_settings())
+            output.notice("retrying notifications and watching for orphaned runs (Ctrl-C stops)")
+            run_maintenance(get_settings())
+        except KeyboardInterrupt:
+            pass
+    output.notice("stopped")
 
 
 def status(

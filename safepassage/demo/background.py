@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safepassage.deployments.process_group import stop_group
-from safepassage.deployments.server_process import AdoptedServer
 from safepassage.models.errors import ConfigurationError
 from safepassage.models.private_files import open_private
 from safepassage.orchestration.catalog import RETURN_CASE
-from safepassage.orchestration.connection import SERVER_FILE, ServerAddress, healthy
+from safepassage.orchestration.connection import healthy
 
 READY_TIMEOUT_SECONDS = 180.0
 
@@ -106,21 +105,7 @@ class BackgroundServe:
     def stop(self, *, timeout: float = 60.0) -> None:
         """Stop serving as Ctrl-C would (it stops its server too); kill it if it hangs.
 
-        A `serve` killed after hanging cannot stop its server, which runs in a session of its
-        own: the server's pid recorded in SAFEPASSAGE_HOME is stopped here instead.
+        A `serve` killed takes its server and flow-run processes with it (they are tethered
+        to it: orchestration/tether.py).
         """
-        server = self._recorded_server()
         stop_group(self.process, timeout=timeout)
-        if server is not None:
-            server.stop()
-
-    def _recorded_server(self) -> AdoptedServer | None:
-        home = self.env.get("SAFEPASSAGE_HOME")
-        try:
-            record = json.loads((Path(home) / SERVER_FILE).read_text()) if home else {}
-        except (OSError, ValueError):
-            return None
-        pid = record.get("pid")
-        if not isinstance(pid, int):
-            return None
-        return AdoptedServer(ServerAddress(record["api_url"], record["ui_url"]), pid)

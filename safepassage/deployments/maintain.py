@@ -13,6 +13,7 @@ import os
 import threading
 
 from safepassage.deployments.recovery import OrphanReaper, reschedule_orphans
+from safepassage.deployments.stop_signals import stopping
 from safepassage.models.errors import ConfigurationError
 from safepassage.models.settings import Settings
 from safepassage.models.store.db import open_store
@@ -24,7 +25,10 @@ logger = logging.getLogger("safepassage.maintain")
 
 
 def maintain(settings: Settings, *, stop: threading.Event | None = None) -> None:
-    """Drain the outbox and reap orphaned runs until `stop` is set (or Ctrl-C)."""
+    """Drain the outbox and reap orphaned runs until `stop` is set (or Ctrl-C, SIGTERM, SIGHUP).
+
+    It starts no process: its two threads are daemons, so that nothing outlives it.
+    """
     api_url = os.environ.get("PREFECT_API_URL")
     if not api_url:
         raise ConfigurationError("PREFECT_API_URL must name the office's Prefect server API")
@@ -51,6 +55,7 @@ def maintain(settings: Settings, *, stop: threading.Event | None = None) -> None
     except KeyboardInterrupt:
         pass
     finally:
-        reaper.stop()
-        drainer.stop()
-        store.dispose()
+        with stopping():  # a second stop signal must not cut this stop short
+            reaper.stop()
+            drainer.stop()
+            store.dispose()

@@ -18,7 +18,8 @@ from prefect.schedules import Cron
 from prefect.types.entrypoint import EntrypointType
 
 from safepassage.deployments.recovery import OrphanReaper, reschedule_orphans
-from safepassage.deployments.server_process import AdoptedServer, ServerProcess
+from safepassage.deployments.server_process import ServerProcess, servers_of_home
+from safepassage.deployments.stop_signals import stopping
 from safepassage.gateway.app import create_app
 from safepassage.gateway.prefect_proxy import PrefectUpstream
 from safepassage.gateway.prefect_ui import BASE as UI_BASE
@@ -37,10 +38,10 @@ from safepassage.orchestration.connection import (
     healthy,
     prefect_home,
     record_server,
-    recorded_server,
     ui_url_for,
     use_api,
 )
+from safepassage.orchestration.tether import TETHER_VARIABLE
 
 logger = logging.getLogger("safepassage.serve")
 
@@ -87,21 +88,16 @@ def _external_address() -> ServerAddress:
     return ServerAddress(api_url=external, ui_url=ui_url_for(external))
 
 
-def _server_for(
-    settings: Settings, *, host: str, port: int
-) -> ServerProcess | AdoptedServer | None:
-    """Return the embedded server to use: an orphan, none with PREFECT_API_URL, or a new one.
+def _embedded_server(settings: Settings, *, host: str, port: int) -> ServerProcess | None:
+    """Start the embedded server, unless PREFECT_API_URL names one (then return None).
 
-    A server a killed `serve` left running (recorded in SAFEPASSAGE_HOME) is adopted and
-    stopped on the way out, also when PREFECT_API_URL names that same server: otherwise it
-    would be taken for an external one, and its pid forgotten.
+    A server of this home already running (another `serve`'s, or one a killed `serve` left)
+    is refused, never adopted: it holds the database, and nobody would stop it.
     """
-    external = os.environ.get("PREFECT_API_URL")
-    recorded = recorded_server(settings)
-    if recorded is not None and external in (None, "", recorded[0].api_url):
-        return AdoptedServer(*recorded)
-    if external:
+    if os.environ.get("PREFECT_API_URL"):
         return None
+    if running := servers_of_home(prefect_home(settings)):
+        raise ConfigurationError(running[0].refusal())
     log_path = prefect_home(settings) / "server.log"
     return ServerProcess.start(host=host, port=port, log_path=log_path)
 
@@ -135,8 +131,10 @@ def serve(
 ) -> None:
     """Serve until interrupted; start and stop the embedded server unless PREFECT_API_URL is set.
 
-    With `gateway`, people's one address starts in front of the server (embedded or adopted):
-    `address.ui_url` passed to `on_ready` is then the gateway's Prefect UI.
+    With `gateway`, people's one address starts in front of the server (embedded or external):
+    `address.ui_url` passed to `on_ready` is then the gateway's Prefect UI. Stopped (a stop
+    signal is a KeyboardInterrupt here, see stop_signals.py) at any moment, it stops whatever
+    it had started.
     """
     check_host(host)
     if gateway is not None:
@@ -145,14 +143,16 @@ def serve(
     limits(settings)  # and so does a broken SAFEPASSAGE_SLA_DAYS (forms show the limits)
     store = open_store(settings)
     apply_prefect_environment(settings)
-    server = _server_for(settings, host=host, port=port)
+    server: ServerProcess | None = None
     address: ServerAddress | None = None
     drainer: OutboxDrainer | None = None
     reaper: OrphanReaper | None = None
     front: GatewayServer | None = None
-    # Everything after the server started is inside the try: a Ctrl-C at any point must still
-    # stop the server, which runs in a session of its own and would otherwise outlive us.
+    # From here a stop signal (KeyboardInterrupt, see stop_signals.py) at any point ends in the
+    # `finally`, which stops whatever started; what it cannot stop (a `serve` killed outright)
+    # dies with this process: the server and the flow-run processes are tethered to it.
     try:
+        server = _embedded_server(settings, host=host, port=port)
         address = server.address if server is not None else _external_address()
         use_api(address.api_url)
         if gateway is not None:
@@ -171,19 +171,24 @@ def serve(
         )
         drainer.start()
         reaper.start()
+        # Inherited by the flow-run processes Prefect's runner starts: they die with us.
+        os.environ[TETHER_VARIABLE] = str(os.getpid())
         if on_ready is not None:
             on_ready(address)
         prefect_serve(*served, limit=limit or default_limit(settings), print_starting_message=False)
     finally:
-        # Stop serving before the server it talks to, or it hangs on shutdown.
-        if reaper is not None:
-            reaper.stop()
-        if drainer is not None:
-            drainer.stop()
-        if front is not None:
-            front.stop()
-        if address is not None:
-            forget_server(settings, address)
-        if server is not None:
-            server.stop()
-        store.dispose()
+        # Stop serving before the server it talks to, or it hangs on shutdown; a second stop
+        # signal meanwhile must not leave the server running.
+        with stopping():
+            os.environ.pop(TETHER_VARIABLE, None)
+            if reaper is not None:
+                reaper.stop()
+            if drainer is not None:
+                drainer.stop()
+            if front is not None:
+                front.stop()
+            if address is not None:
+                forget_server(settings, address)
+            if server is not None:
+                server.stop()
+            store.dispose()

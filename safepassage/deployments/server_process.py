@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safepassage.deployments.process_group import stop_group
+from safepassage.deployments.stop_signals import stopping
 from safepassage.models.errors import ConfigurationError
 from safepassage.orchestration.connection import ServerAddress, healthy
+from safepassage.orchestration.tether import tethered
 
 #: A fresh server creates its database first: about 10 s here, 5 s on an existing one.
 START_TIMEOUT_SECONDS = 120.0
@@ -53,7 +53,11 @@ class ServerProcess:
 
     @classmethod
     def start(cls, *, host: str, port: int, log_path: Path) -> ServerProcess:
-        """Start the server on host:port and wait until its API answers."""
+        """Start the server on host:port and wait until its API answers.
+
+        The server dies with this process, even one killed outright (orchestration/tether.py):
+        call this from the main thread, whose end the kernel takes for the parent's.
+        """
         api_url = f"http://{host}:{port}/api"
         if healthy(api_url, timeout=1):
             raise ConfigurationError(
@@ -63,19 +67,11 @@ class ServerProcess:
         # The server tells the UI where its API is from PREFECT_API_URL: without it, :4200.
         env = {**server_environment(os.environ), "PREFECT_API_URL": api_url,
                "PREFECT_UI_API_URL": api_url}  # fmt: skip
+        command = [sys.executable, "-m", "prefect", "server", "start"]
+        command += ["--host", host, "--port", str(port)]
         with log_path.open("ab") as log:
             process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
-                [
-                    sys.executable,
-                    "-m",
-                    "prefect",
-                    "server",
-                    "start",
-                    "--host",
-                    host,
-                    "--port",
-                    str(port),
-                ],
+                tethered(command),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -96,8 +92,9 @@ class ServerProcess:
                 if healthy(api_url, timeout=1):
                     return server
                 time.sleep(0.25)
-        except BaseException:  # Ctrl-C while waiting: the server has a session of its own
-            server.stop()
+        except BaseException:  # a stop signal while waiting: the server has a session of its own
+            with stopping():
+                server.stop()
             raise
         server.stop()
         raise ConfigurationError(
@@ -109,42 +106,76 @@ class ServerProcess:
         stop_group(self.process, timeout=timeout)
 
 
-@dataclass
-class AdoptedServer:
-    """A server an earlier `serve` of this SAFEPASSAGE_HOME started and did not stop (it died).
+@dataclass(frozen=True)
+class HomeServer:
+    """A running Prefect server whose database is in a given PREFECT_HOME."""
 
-    A killed `serve` leaves its server running (the server has its own session, so that Ctrl-C
-    reaches `serve` first and the server is stopped after the runner); the next `serve` takes
-    it over rather than fail on a busy port, and stops it on its own way out.
+    pid: int
+    port: str | None
+    #: The `safepassage serve` it belongs to, if its parent is one (else it is an orphan).
+    serve_pid: int | None
+
+    def refusal(self) -> str:
+        """Say why no second server starts for this home, and what to do."""
+        at = f" on port {self.port}" if self.port else ""
+        if self.serve_pid is not None:
+            return (
+                f"`safepassage serve` (pid {self.serve_pid}) already runs for this "
+                f"SAFEPASSAGE_HOME, with its Prefect server (pid {self.pid}){at}: stop it first "
+                f"(Ctrl-C in its terminal, or `kill {self.serve_pid}`)"
+            )
+        return (
+            f"a Prefect server of this SAFEPASSAGE_HOME (pid {self.pid}){at} outlived the "
+            "`safepassage serve` that started it; it holds the port and the Prefect database, "
+            f"and nothing stops it: stop it with `kill {self.pid}` (`kill -9 {self.pid}` if it "
+            "is still there after 20 s), then start `safepassage serve` again"
+        )
+
+
+def servers_of_home(prefect_home: Path, *, proc: Path = Path("/proc")) -> list[HomeServer]:
+    """Return the Prefect servers running with `prefect_home` as their PREFECT_HOME.
+
+    Read from /proc (this user's processes only). A server of the same home, orphaned or
+    another `serve`'s, holds the database a new server would open: SQLite takes no second
+    server, and adopting one we did not start would leave nobody to stop it.
     """
+    wanted = f"PREFECT_HOME={os.path.realpath(prefect_home)}".encode()
+    found = []
+    for entry in proc.iterdir() if proc.is_dir() else ():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):  # gone meanwhile, or another user's
+            continue
+        if not _is_server_start(argv) or not _has_home(environ, wanted):
+            continue
+        port = argv[argv.index(b"--port") + 1].decode() if b"--port" in argv[:-1] else None
+        serve_pid = parent if _is_serve(proc / str(parent)) else None
+        found.append(HomeServer(int(entry.name), port, serve_pid))
+    return found
 
-    address: ServerAddress
-    pid: int | None
 
-    def stop(self, *, timeout: float = 20.0) -> None:
-        """Stop the adopted server as `ServerProcess.stop` would."""
-        if self.pid is None or not _alive(self.pid):
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGINT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _alive(self.pid):
-            time.sleep(0.2)
-        if _alive(self.pid):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, signal.SIGKILL)
+def _is_server_start(argv: list[bytes]) -> bool:
+    return any(
+        argv[i].endswith(b"prefect") and argv[i + 1 : i + 3] == [b"server", b"start"]
+        for i in range(len(argv) - 2)
+    )
 
 
-def _alive(pid: int) -> bool:
+def _has_home(environ: list[bytes], wanted: bytes) -> bool:
+    for variable in environ:
+        if variable.startswith(b"PREFECT_HOME="):
+            value = variable.removeprefix(b"PREFECT_HOME=").decode(errors="replace")
+            return f"PREFECT_HOME={os.path.realpath(value)}".encode() == wanted
+    return False
+
+
+def _is_serve(process: Path) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        argv = (process / "cmdline").read_bytes().split(b"\0")
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    # A zombie child of ours still "exists": reap it if it is one.
-    with contextlib.suppress(ChildProcessError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    return True
+    return b"serve" in argv and any(b"safepassage" in part for part in argv)

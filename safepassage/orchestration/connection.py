@@ -124,19 +124,6 @@ def record_server(settings: Settings, address: ServerAddress, *, pid: int | None
         handle.write(json.dumps(record))
 
 
-def recorded_server(settings: Settings) -> tuple[ServerAddress, int | None] | None:
-    """Return the server a previous `serve` recorded, if it still answers."""
-    try:
-        record = json.loads(server_file(settings).read_text())
-        address = ServerAddress(api_url=record["api_url"], ui_url=record["ui_url"])
-    except (OSError, ValueError, KeyError):
-        return None
-    if not healthy(address.api_url):
-        return None
-    pid = record.get("pid")
-    return address, pid if isinstance(pid, int) else None
-
-
 def forget_server(settings: Settings, address: ServerAddress) -> None:
     """Remove the recorded address if it is still this server's."""
     path = server_file(settings)
@@ -176,7 +163,7 @@ def connect(settings: Settings) -> ServerAddress:
         source = str(path)
         try:
             record = json.loads(path.read_text())
-            api_url, ui_url = record["api_url"], record["ui_url"]
+            api_url, ui_url = record["api_url"], record.get("ui_url")
         except (OSError, ValueError, KeyError):
             raise ConfigurationError(
                 "no Prefect server is running for this SAFEPASSAGE_HOME: start "
