@@ -1,7 +1,7 @@
 """The Prefect UI's files, served by the gateway under /prefect/, and the settings it reads.
 
 Why the gateway serves the bundle itself rather than proxying the Prefect server's UI: with a
-server `serve` adopts (PREFECT_API_URL), the gateway cannot set that server's
+server `serve` did not start (named by PREFECT_API_URL), the gateway cannot set that server's
 PREFECT_UI_SERVE_BASE or PREFECT_UI_API_URL, and an embedded server would rewrite its copy
 into a directory every server of the environment shares. Serving a copy per SafePassage home,
 rewritten for /prefect, and answering `ui-settings` here works the same in front of any
