@@ -1,7 +1,10 @@
 """Play the coordinator: answer every checkpoint a case waits at with sample answers.
 
 The demo and the flow tests follow cases this way, through the same operations as
-`safepassage status` and `safepassage resume`, until each reaches a stage of interest.
+`safepassage status` and `safepassage resume`, until each reaches a stage of interest. Given
+the missions' systems (`missions`), the missions answer their own checkpoints (reception,
+arrival, follow-up reports) through the gateway's mission API, as they would in an office;
+without, the coordinator answers those too, on the missions' behalf.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
+from safepassage.demo.missions import MissionSystems
 from safepassage.demo.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.vocabulary import FINAL_STAGES, Stage
@@ -36,6 +40,8 @@ class FollowedCase:
     stage: str = Stage.IDENTIFICATION.value
     run_state: str | None = None
     answered: list[tuple[str, int]] = field(default_factory=list)
+    #: The receiving mission's country: its system answers the mission's checkpoints, if given.
+    mission: str | None = None
 
     @property
     def broken(self) -> bool:
@@ -51,9 +57,11 @@ def play(
     timeout: float = 600.0,
     today: dt.date | None = None,
     report: Callable[[str], None] = lambda _: None,
+    missions: MissionSystems | None = None,
 ) -> None:
     """Answer checkpoints until every case is at a stage in `until`, or waits at `stop_at`.
 
+    With `missions`, a case's mission answers its own checkpoints through the mission API.
     Raises TimeoutError naming the cases still open after `timeout` seconds.
     """
     today = today or dt.date.today()
@@ -69,16 +77,21 @@ def play(
             names = ", ".join(f"{c.reference} ({c.stage}, run {c.run_state})" for c in open_cases)
             raise TimeoutError(f"still open after {timeout:.0f} s: {names}")
         for case in open_cases:
-            _step(case, stop_at, parked, today, report)
+            _step(
+                case, stop_at=stop_at, parked=parked, today=today, report=report,
+                missions=missions,
+            )  # fmt: skip
         time.sleep(0.5)
 
 
 def _step(
     case: FollowedCase,
+    *,
     stop_at: Collection[Checkpoint],
     parked: set[str],
     today: dt.date,
     report: Callable[[str], None],
+    missions: MissionSystems | None,
 ) -> None:
     status = case_status(case.reference)
     if status["stage"] != case.stage:
@@ -104,6 +117,13 @@ def _step(
         report(f"{case.reference}: withdrawn while waiting at {waiting}")
         return
     answer = sample_answer(checkpoint, attempt=attempt, scenario=case.scenario, today=today)
+    if missions is not None and case.mission and missions.answers(case.mission, checkpoint):
+        by = missions.submit(case.mission, case.reference, checkpoint, answer, attempt=attempt)
+        if by is None:  # not waiting for it in the store yet: the next round asks again
+            return
+        case.answered.append((waiting, attempt))
+        report(f"{case.reference}: {by} sent {waiting} (attempt {attempt}) to the mission API")
+        return
     # Pinned to the attempt the status showed: several follow-ups can wait at once.
     answer_checkpoint(case.reference, answer, expected=waiting, attempt=attempt)
     case.answered.append((waiting, attempt))
@@ -111,7 +131,11 @@ def _step(
 
 
 def play_followups(
-    case: FollowedCase, *, timeout: float = 600.0, report: Callable[[str], None] = lambda _: None
+    case: FollowedCase,
+    *,
+    timeout: float = 600.0,
+    report: Callable[[str], None] = lambda _: None,
+    missions: MissionSystems | None = None,
 ) -> None:
     """Run a case's follow-ups on a compressed clock and answer each report until it ends.
 
@@ -123,4 +147,4 @@ def play_followups(
     report(
         f"{case.reference}: compressed clock: {started} follow-up runs start now, not months ahead"
     )
-    play([case], until=ENDED, timeout=timeout, report=report)
+    play([case], until=ENDED, timeout=timeout, report=report, missions=missions)

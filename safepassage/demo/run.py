@@ -1,9 +1,12 @@
-"""The demo (`safepassage demo`): serve, take in the examples, play the coordinator, sum up.
+"""The demo (`safepassage demo`): serve, take in the examples, play the office, sum up.
 
-It serves the deployments (unless `safepassage serve` already runs for this SAFEPASSAGE_HOME),
-takes in every example case, plays the coordinator through each checkpoint with sample answers
-through the same services as `safepassage intake` and `safepassage resume`, and hands back a
-summary. The data stays: run `safepassage serve` to look at the cases in the Prefect UI.
+It serves the deployments and the gateway (unless `safepassage serve` already runs for this
+SAFEPASSAGE_HOME), makes the demo's accounts and one API token per receiving mission, takes in
+every example case, and plays the office: the coordinator answers each checkpoint with sample
+answers through the same services as `safepassage intake` and `safepassage resume`, and each
+mission answers its own (reception, arrival, follow-up reports) through the gateway's mission
+API over HTTP, as a mission's system would. It hands back a summary and how to sign in. The
+data stays: run `safepassage serve` to look at the cases through the gateway.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from safepassage.demo.access import DemoAccess, issue_demo_access
 from safepassage.demo.background import BackgroundServe, free_port, port_is_free
 from safepassage.demo.coordinator import FollowedCase, play, play_followups
+from safepassage.demo.missions import MissionSystems
 from safepassage.demo.sample_answers import Scenario
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.clock import utcnow
@@ -24,6 +29,13 @@ from safepassage.models.settings import get_settings
 from safepassage.orchestration.connection import connect, prefect_home
 from safepassage.services.intake import take_in
 from safepassage.services.notifications import list_notifications
+
+#: Where the Prefect server of the demo's own `serve` listens, if that port is free.
+PREFECT_PORT = 4201
+#: Where `safepassage serve` puts the gateway by default: where people sign in after the demo.
+DEFAULT_GATEWAY = "http://127.0.0.1:4200"
+#: The gateway's path to the coordinators' Prefect UI (a `serve` without a gateway has none).
+_PREFECT_UI = "/prefect"
 
 #: The example case whose follow-ups the demo runs, on a compressed clock, until it closes.
 FOLLOWUP_EXAMPLE = "ro-eligible"
@@ -66,6 +78,18 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class SignIn:
+    """How to sign in to the gateway after the demo, with the demo's own accounts."""
+
+    #: The gateway's address.
+    url: str
+    #: Whether it still runs (a `serve` that was running before the demo); else the demo
+    #: stopped its own, and `safepassage serve` starts it again.
+    serving: bool
+    access: DemoAccess
+
+
+@dataclass(frozen=True)
 class Report:
     """Where the demo tells what it does, as it does it."""
 
@@ -75,45 +99,84 @@ class Report:
     notice: Callable[[str], None]
     #: The outcome of every case taken in; called once, even when the demo fails.
     summary: Callable[[list[Outcome]], None]
+    #: How to sign in with the demo's accounts: called last, once they were made.
+    sign_in: Callable[[SignIn], None] = lambda _: None
 
 
 def run(examples: Sequence[Example], *, port: int, timeout: float, report: Report) -> None:
-    """Take the examples through their flows, playing the coordinator; report as it goes.
+    """Take the examples through their flows, playing the office; report as it goes.
 
-    Serves on `port` (or a free one) unless a server runs already, and stops what it started.
+    Unless `safepassage serve` runs already, serves with the gateway on `port` (or a free one)
+    and the Prefect server on PREFECT_PORT (or a free one), and stops what it started.
     Raises SafePassageError after `timeout` seconds, ConfigurationError if a case's run broke.
     """
-    serving = _ensure_serving(port, report.notice)
+    serving, gateway_url = _ensure_serving(port, report.notice)
+    access: DemoAccess | None = None
     try:
-        _play(examples, timeout, report)
+        access = issue_demo_access(_countries(examples))
+        missions = None
+        if gateway_url is not None:
+            missions = MissionSystems(gateway_url, access.tokens)
+        else:
+            report.notice(
+                "the running `safepassage serve` has no gateway: the coordinator enters the "
+                "missions' answers too"
+            )
+        try:
+            _play(examples, timeout, report, missions)
+        finally:
+            if missions is not None:
+                missions.close()
     finally:
         if serving is not None:
             report.notice("stopping the demo's server; `safepassage serve` shows the cases again")
             serving.stop()
+        if access is not None:  # last: what the reader needs next
+            running = gateway_url if serving is None else None  # a `serve` that stays up
+            later = get_settings().gateway_url or DEFAULT_GATEWAY
+            report.sign_in(SignIn(running or later, serving=running is not None, access=access))
 
 
-def _ensure_serving(port: int, notice: Callable[[str], None]) -> BackgroundServe | None:
-    """Return the server started for the demo, or None if `safepassage serve` already runs."""
+def _ensure_serving(
+    port: int, notice: Callable[[str], None]
+) -> tuple[BackgroundServe | None, str | None]:
+    """Return the `serve` started for the demo (None if one runs already) and its gateway's
+    address (None if the running `serve` has no gateway)."""
     try:
-        connect(get_settings())
+        address = connect(get_settings())
         notice("using the running `safepassage serve`")
-        return None
+        ui_url = address.ui_url.rstrip("/")  # the gateway's /prefect, if `serve` started one
+        return None, ui_url.removesuffix(_PREFECT_UI) if ui_url.endswith(_PREFECT_UI) else None
     except ConfigurationError:
         pass
-    chosen = port if port_is_free(port) else free_port()
-    notice(f"starting `safepassage serve` on 127.0.0.1:{chosen} (about 15 s)...")
-    return BackgroundServe.start(
-        port=chosen, log_path=prefect_home(get_settings()) / "demo-serve.log"
+    gateway_port = port if port_is_free(port) else free_port()
+    prefect_port = PREFECT_PORT if port_is_free(PREFECT_PORT) else free_port()
+    notice(
+        f"starting `safepassage serve`: the gateway on 127.0.0.1:{gateway_port}, its Prefect "
+        f"server on 127.0.0.1:{prefect_port} (about 15 s)..."
     )
+    serving = BackgroundServe.start(
+        port=prefect_port,
+        gateway_port=gateway_port,
+        log_path=prefect_home(get_settings()) / "demo-serve.log",
+    )
+    return serving, serving.gateway_url
 
 
-def _play(examples: Sequence[Example], timeout: float, report: Report) -> None:
+def _countries(examples: Sequence[Example]) -> set[str]:
+    """Return the receiving missions' countries of the examples."""
+    return {parse_intake(example.document).destination_country for example in examples}
+
+
+def _play(
+    examples: Sequence[Example], timeout: float, report: Report, missions: MissionSystems | None
+) -> None:
     cases = _take_in(examples, report.say)
     try:
-        play(cases, timeout=timeout, report=report.say)
+        play(cases, timeout=timeout, report=report.say, missions=missions)
         followed = [c for c in cases if c.label == FOLLOWUP_EXAMPLE and c.stage == "reintegration"]
         for case in followed:  # months of follow-ups, on the compressed clock (see coordinator)
-            play_followups(case, timeout=timeout, report=report.say)
+            play_followups(case, timeout=timeout, report=report.say, missions=missions)
     except TimeoutError as exc:
         raise SafePassageError(f"{exc} (raise --timeout on a slow machine)") from None
     finally:
@@ -138,7 +201,12 @@ def _take_in(examples: Sequence[Example], say: Callable[[str], None]) -> list[Fo
             say(f"skipped {example.name:26}: {exc}")
             continue
         scenario = SCENARIOS.get(example.label, Scenario())
-        cases.append(FollowedCase(taken["reference"], example.label, scenario))
+        cases.append(
+            FollowedCase(
+                taken["reference"], example.label, scenario,
+                mission=case_file.destination_country,
+            )
+        )  # fmt: skip
         say(f"took in {example.name:26} as {taken['reference']}: {decision.outcome.value}")
     if cases:  # the same file sent twice (a double click) is refused, not doubled
         try:

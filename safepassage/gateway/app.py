@@ -68,7 +68,9 @@ def create_app(
     form_key = login_form_key(store=store)
 
     def secure(request: Request) -> bool:
-        return request.url.scheme == "https"
+        # Behind the office's TLS proxy the gateway itself speaks plain HTTP on loopback; the
+        # address people use (SAFEPASSAGE_GATEWAY_URL) says whether the browser sees TLS.
+        return request.url.scheme == "https" or (origin or "").startswith("https://")
 
     def login_page(request: Request, *, message: str | None, status: int) -> Response:
         token = login_token(form_key)

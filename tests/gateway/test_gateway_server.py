@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
 from safepassage.gateway.app import create_app
 from safepassage.gateway.identity import SESSION_COOKIE
@@ -21,7 +22,7 @@ from safepassage.models.errors import ConfigurationError
 from safepassage.models.store.db import Store
 from safepassage.services.accounts import add_user
 from tests.cli.helpers import run_cli
-from tests.gateway.missions import OPERATOR, code_now
+from tests.gateway.missions import OPERATOR, code_now, form_csrf
 from tests.receivers import TestCertificates, free_port
 
 
@@ -87,3 +88,23 @@ def test_under_tls_the_session_cookie_is_secure(sqlite_store: Store, tmp_path: P
             httpx.get(f"http://127.0.0.1:{bind.port}/login", timeout=5)
     finally:
         server.stop()
+
+
+def test_behind_a_tls_proxy_the_session_cookie_is_secure_too(sqlite_store: Store) -> None:
+    ana = add_user("ana", "coordinator", actor=OPERATOR, store=sqlite_store)
+    origin = "https://safepassage.office.example"
+    app = create_app(sqlite_store, origin=origin)
+    # The proxy speaks TLS to the browser and plain HTTP to the gateway on loopback; the
+    # browser's cookie is handed on as it came (a plain-HTTP client would withhold it).
+    with TestClient(app, follow_redirects=False) as proxy:
+        form = proxy.get("/login")
+        assert "Secure" in form.headers["set-cookie"]
+        login_cookie = form.headers["set-cookie"].split(";")[0]
+        signed_in = proxy.post(
+            "/login",
+            data={"csrf": form_csrf(form.text), "username": "ana", "password": ana.password,
+                  "code": code_now(ana)},
+            headers={"Origin": origin, "Cookie": login_cookie},
+        )  # fmt: skip
+    assert signed_in.status_code == 303
+    assert "Secure" in signed_in.headers["set-cookie"]
