@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import sqlite3
 
 import httpx
-import pyotp
 
 from safepassage.services.accounts import Credentials
 from tests.flows.conftest import MISSION_BG_MAILBOX, World
+from tests.gateway.missions import code_now, form_csrf
 from tests.receivers import everything
 
 #: Receivers cleared (`secure`) for details in tests/flows/conftest.py's FLOW_TARGETS.
@@ -93,14 +92,10 @@ def gateway_dump(world: World, *, token: str, coordinator: Credentials) -> str:
     with httpx.Client(base_url=world.serving.gateway_url, timeout=60) as gateway:
         parts.append(gateway.get("/mission/api/v1/cases", headers=bearer).text)
         parts.append(gateway.get("/login").text)
-        page = gateway.get("/login").text
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page)
-        assert csrf is not None
-        code = pyotp.TOTP(pyotp.parse_uri(coordinator.totp_uri).secret).now()
         signed_in = gateway.post(
             "/login",
-            data={"csrf": csrf.group(1), "username": coordinator.name,
-                  "password": coordinator.password, "code": code},
+            data={"csrf": form_csrf(gateway.get("/login").text), "username": coordinator.name,
+                  "password": coordinator.password, "code": code_now(coordinator)},
         )  # fmt: skip
         assert signed_in.status_code == 303, signed_in.text
         client = "leak-scan"

@@ -4,10 +4,8 @@ checks on every POST."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
-import pyotp
 import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
@@ -19,6 +17,7 @@ from safepassage.models.store.db import Store
 from safepassage.models.store.orm import CaseEvent, GatewaySession
 from safepassage.models.store.verification import verify_store
 from safepassage.services.accounts import Credentials, add_user, disable_user
+from tests.gateway.missions import code_now, form_csrf
 
 OPERATOR = "cli:operator"
 ORIGIN = "http://testserver"
@@ -33,16 +32,6 @@ def client(store: Store) -> Iterator[TestClient]:
 @pytest.fixture
 def ana(store: Store) -> Credentials:
     return add_user("ana", "coordinator", actor=OPERATOR, store=store)
-
-
-def code_now(credentials: Credentials) -> str:
-    return pyotp.TOTP(pyotp.parse_uri(credentials.totp_uri).secret).now()
-
-
-def form_csrf(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found is not None, page
-    return found.group(1)
 
 
 def sign_in(
