@@ -25,6 +25,7 @@ from safepassage.cli import (
     notifications,
     output,
     report,
+    rules,
     runs,
 )
 from safepassage.models.errors import (
@@ -52,7 +53,7 @@ app = typer.Typer(
 
 for module in (
     intake, cases, keys, runs, demo, notifications, interventions, report, followups,
-    data_protection, accounts,
+    data_protection, accounts, rules,
 ):  # fmt: skip
     module.register(app)
 

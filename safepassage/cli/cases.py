@@ -104,7 +104,13 @@ def _print_case(view: dict[str, Any], *, revealed: bool) -> None:
     print_ = output.console.print
     print_(f"{summary['reference']}  {summary['programme']} -> {summary['destination_country']}")
     print_(f"stage: {summary['stage']} ({summary['status']})", markup=False)
-    print_(f"decision: {decision['outcome']} (rules {decision['rules_version']})", markup=False)
+    # Decisions from before office policies carry no policy version.
+    policy = decision.get("office_policy_version", "none")
+    print_(
+        f"decision: {decision['outcome']} (rules {decision['rules_version']}, office policy "
+        f"{policy})",
+        markup=False,
+    )
     for reason in decision["reasons"]:
         print_(f"  - {reason}", markup=False)
     if revealed:

@@ -2,21 +2,29 @@
 
 `erase REF --reason CODE` destroys the case's key (after closure or withdrawal; an active case
 only with --force), then removes its runs and artifacts from Prefect. `consent` records a change
-of the person's consent to share. `audit verify` checks the event log's hash chain; `audit REF`
-lists who saw or was sent what about a case.
+of the person's consent to share, per recipient and purpose, or shows it. `audit verify`
+checks the event log's hash chain; `audit REF` lists who saw or was sent what about a case.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from safepassage.cli import common, output
+from safepassage.models.consent_record import Purpose, Recipient, language_code
 from safepassage.models.errors import FieldProblem, IntakeInvalid
 from safepassage.models.vocabulary import ErasureReason
-from safepassage.services.data_protection import audit_trail, record_consent, verify_event_log
+from safepassage.services.data_protection import (
+    ConsentChange,
+    audit_trail,
+    consent_of,
+    record_consent,
+    record_consent_for,
+    verify_event_log,
+)
 
 #: The codes `erase --reason` takes.
 ERASURE_REASON_VALUES = frozenset(code.value for code in ErasureReason)
@@ -31,8 +39,11 @@ class YesNo(StrEnum):
     NO = "no"
 
 
-def _given(value: YesNo | None) -> bool | None:
-    return None if value is None else value is YesNo.YES
+#: How to give one answer; said whenever part of it is missing.
+ONE_ENTRY = "give --recipient, --purpose, --agree and --language together"
+RECIPIENTS = ", ".join(r.value for r in Recipient)
+PURPOSES = ", ".join(p.value for p in Purpose)
+_Choice = TypeVar("_Choice", bound=StrEnum)
 
 
 def erase(
@@ -131,45 +142,203 @@ def retention(
 
 def consent(
     reference: Annotated[str, typer.Argument(help="The case reference.")],
+    *,
+    # Plain strings, not choices: click's own error for a wrong choice repeats the value typed
+    # (see `erase --reason`); each is checked here and named without it.
+    recipient: Annotated[
+        str | None,
+        typer.Option("--recipient", metavar="RECIPIENT", help=f"Who: {RECIPIENTS}."),
+    ] = None,
+    purpose: Annotated[
+        str | None,
+        typer.Option("--purpose", metavar="PURPOSE", help=f"What for: {PURPOSES}."),
+    ] = None,
+    agree: Annotated[
+        str | None,
+        typer.Option("--agree", metavar="yes|no", help="Whether the person agreed."),
+    ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            "--language",
+            metavar="CODE",
+            help="ISO 639-1 code of the language the person answered in, for example ro.",
+        ),
+    ] = None,
+    interpreter: Annotated[
+        bool, typer.Option("--interpreter", help="An interpreter was used.")
+    ] = False,
     share_with_mission: Annotated[
-        YesNo | None,
-        typer.Option("--share-with-mission", help="Consent to share with the receiving mission."),
+        str | None,
+        typer.Option(
+            "--share-with-mission",
+            metavar="yes|no",
+            help="Shorthand: the mission, for reception, reintegration and follow-up contact.",
+        ),
     ] = None,
     share_with_embassy: Annotated[
-        YesNo | None,
-        typer.Option("--share-with-embassy", help="Consent to share with the embassy."),
+        str | None,
+        typer.Option(
+            "--share-with-embassy",
+            metavar="yes|no",
+            help="Shorthand: the embassy, for travel documents.",
+        ),
     ] = None,
     by: Annotated[str | None, typer.Option("--by", help="Who records it (audit trail).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Record a change of the person's consent to share; a withdrawal applies at once."""
+    """Show the person's consent to share (no options), or record a change; each is audited.
+
+    One answer: --recipient R --purpose P --agree yes|no --language CODE [--interpreter].
+    A withdrawal applies at once: queued detailed messages that relied on it go minimal.
+    """
     ref = common.reference_argument(reference)
-    if share_with_mission is None and share_with_embassy is None:
-        raise IntakeInvalid(
-            [
-                FieldProblem(
-                    "--share-with-mission / --share-with-embassy", "give at least one: yes or no"
-                )
-            ],
-            source="the command",
+    entry = {"--recipient": recipient, "--purpose": purpose, "--agree": agree}
+    shorthands = {
+        "--share-with-mission": share_with_mission,
+        "--share-with-embassy": share_with_embassy,
+    }
+    one_entry = any(v is not None for v in entry.values())
+    shorthand = any(v is not None for v in shorthands.values())
+    if not (one_entry or shorthand or language is not None or interpreter):
+        _show_consent(ref, consent_of(ref), as_json)
+        return
+    problems: list[FieldProblem] = []
+    if one_entry and shorthand:
+        problems.append(
+            FieldProblem(
+                "--share-with-mission / --share-with-embassy",
+                f"give either these shorthands or one answer ({ONE_ENTRY}), not both",
+            )
         )
-    change = record_consent(
-        ref,
-        share_with_mission=_given(share_with_mission),
-        share_with_embassy=_given(share_with_embassy),
-        actor=common.operator_name(by),
-    )
+    code = _language_option(language, problems)
+    if shorthand and not one_entry:
+        mission = _yes_no("--share-with-mission", share_with_mission, problems)
+        embassy = _yes_no("--share-with-embassy", share_with_embassy, problems)
+        _refuse(problems)
+        change = record_consent(
+            ref,
+            share_with_mission=mission,
+            share_with_embassy=embassy,
+            actor=common.operator_name(by),
+            language=code,
+            interpreter_used=interpreter,
+        )
+    else:
+        change = _record_one(ref, entry, code, interpreter, problems, by=by)
     if as_json:
         output.emit_json(change.as_dict())
         return
-    state = (
-        f"mission {'yes' if change.share_with_mission else 'no'}, "
-        f"embassy {'yes' if change.share_with_embassy else 'no'}"
+    _print_change(ref, change)
+
+
+def _record_one(
+    ref: str,
+    given: dict[str, str | None],
+    language: str | None,
+    interpreter: bool,
+    problems: list[FieldProblem],
+    *,
+    by: str | None,
+) -> ConsentChange:
+    """Record one answer from the options `given`, or refuse naming each option at fault."""
+    for name, value in given.items():
+        if value is None:
+            problems.append(FieldProblem(name, f"is required: {ONE_ENTRY}"))
+    if language is None and not any(p.path == "--language" for p in problems):
+        problems.append(FieldProblem("--language", f"is required: {ONE_ENTRY}"))
+    recipient = _choice("--recipient", given["--recipient"], Recipient, problems)
+    purpose = _choice("--purpose", given["--purpose"], Purpose, problems)
+    agreed = _yes_no("--agree", given["--agree"], problems)
+    # Each value that is None was named in `problems` above.
+    if problems or recipient is None or purpose is None or agreed is None or language is None:
+        raise IntakeInvalid(problems, source="the command")
+    return record_consent_for(
+        ref,
+        recipient=recipient,
+        purpose=purpose,
+        agreed=agreed,
+        language=language,
+        interpreter_used=interpreter,
+        actor=common.operator_name(by),
     )
-    if not change.changed:
-        output.console.print(f"{ref}: consent unchanged ({state})", markup=False)
+
+
+def _refuse(problems: list[FieldProblem]) -> None:
+    if problems:
+        raise IntakeInvalid(problems, source="the command")
+
+
+def _choice(
+    option: str, value: str | None, choices: type[_Choice], problems: list[FieldProblem]
+) -> _Choice | None:
+    """Return `value` as one of `choices`, or None and a problem naming the option (not it)."""
+    if value is None:
+        return None
+    try:
+        return choices(value.strip().lower())
+    except ValueError:
+        problems.append(
+            FieldProblem(option, f"must be one of {', '.join(c.value for c in choices)}")
+        )
+        return None
+
+
+def _yes_no(option: str, value: str | None, problems: list[FieldProblem]) -> bool | None:
+    answer = _choice(option, value, YesNo, problems)
+    return None if answer is None else answer is YesNo.YES
+
+
+def _language_option(value: str | None, problems: list[FieldProblem]) -> str | None:
+    if value is None:
+        return None
+    try:
+        return language_code(value)
+    except ValueError as exc:
+        problems.append(FieldProblem("--language", str(exc)))
+        return None
+
+
+def _yes(value: bool | None) -> str:
+    return "not asked" if value is None else ("yes" if value else "no")
+
+
+def _show_consent(ref: str, rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        output.emit_json({"reference": ref, "consent": rows})
         return
-    output.console.print(f"{ref}: consent to share now {state}", markup=False)
+    if not rows:
+        output.console.print(f"{ref}: no consent recorded: nothing is shared", markup=False)
+        return
+    output.table(
+        f"{ref}: consent to share (a recipient and purpose not listed: no consent)",
+        ["recipient", "purpose", "agreed", "recorded on", "language", "interpreter", "by", "from"],
+        [
+            (
+                r["recipient"],
+                r["purpose"],
+                _yes(r["agreed"]),
+                r["recorded_on"] or "not recorded",
+                r["language"] or "not recorded",
+                _yes(r["interpreter_used"]),
+                r["recorded_by"],
+                r["source"],
+            )
+            for r in rows
+        ],
+    )
+
+
+def _print_change(ref: str, change: ConsentChange) -> None:
+    if not change.changed:
+        output.console.print(f"{ref}: consent unchanged", markup=False)
+        return
+    for item in change.changes:
+        output.console.print(
+            f"{ref}: consent to share with the {item['recipient']} for {item['purpose']} now "
+            f"{_yes(item['agreed'])} (was {_yes(item['before'])})",
+            markup=False,
+        )
     if change.sent_minimal_instead:
         output.console.print(
             f"  {len(change.sent_minimal_instead)} queued detailed message(s) will go minimal",

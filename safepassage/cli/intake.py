@@ -15,7 +15,9 @@ from safepassage.models.rules import Decision, decide
 
 def _print_decision(decision: Decision) -> None:
     output.console.print(
-        f"decision: {decision.outcome.value} (rules {decision.rules_version})", markup=False
+        f"decision: {decision.outcome.value} (rules {decision.rules_version}, office policy "
+        f"{decision.office_policy_version})",
+        markup=False,
     )
     for reason in decision.reasons:
         output.console.print(f"  - {reason}", markup=False)

@@ -58,19 +58,31 @@ def play(
     today: dt.date | None = None,
     report: Callable[[str], None] = lambda _: None,
     missions: MissionSystems | None = None,
+    followups: Collection[str] = (),
 ) -> None:
     """Answer checkpoints until every case is at a stage in `until`, or waits at `stop_at`.
 
     With `missions`, a case's mission answers its own checkpoints through the mission API.
-    Raises TimeoutError naming the cases still open after `timeout` seconds.
+    A case whose reference is in `followups` goes on, once in reintegration, through its
+    follow-ups on the compressed clock (`compress_followups`) until it ends, while the others
+    still travel. Raises TimeoutError naming the cases still open after `timeout` seconds.
     """
     today = today or dt.date.today()
     deadline = time.monotonic() + timeout
     parked: set[str] = set()
+    compressed: set[str] = set()
+
+    def still_open(case: FollowedCase) -> bool:
+        done = ENDED if case.reference in compressed else until
+        return case.stage not in done and not case.broken and case.reference not in parked
+
     while True:
-        open_cases = [
-            c for c in cases if c.stage not in until and not c.broken and c.reference not in parked
-        ]
+        for case in cases:
+            followed = case.reference in followups and case.reference not in compressed
+            if followed and case.stage == Stage.REINTEGRATION.value:
+                compress_followups(case, report)
+                compressed.add(case.reference)
+        open_cases = [c for c in cases if still_open(c)]
         if not open_cases:
             return
         if time.monotonic() > deadline:
@@ -130,14 +142,8 @@ def _step(
     report(f"{case.reference}: answered {waiting} (attempt {attempt})")
 
 
-def play_followups(
-    case: FollowedCase,
-    *,
-    timeout: float = 600.0,
-    report: Callable[[str], None] = lambda _: None,
-    missions: MissionSystems | None = None,
-) -> None:
-    """Run a case's follow-ups on a compressed clock and answer each report until it ends.
+def compress_followups(case: FollowedCase, report: Callable[[str], None]) -> None:
+    """Start a case's follow-up runs now instead of months after arrival.
 
     For the demo: the follow-ups, due months after arrival, are scheduled for now (clearly not
     how a real case runs), so the whole cycle down to `closed` takes minutes.
@@ -147,4 +153,3 @@ def play_followups(
     report(
         f"{case.reference}: compressed clock: {started} follow-up runs start now, not months ahead"
     )
-    play([case], until=ENDED, timeout=timeout, report=report, missions=missions)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from safepassage.demo.access import DemoAccess, issue_demo_access
 from safepassage.demo.background import BackgroundServe, free_port, port_is_free
-from safepassage.demo.coordinator import FollowedCase, play, play_followups
+from safepassage.demo.coordinator import FollowedCase, play
 from safepassage.demo.missions import MissionSystems
 from safepassage.demo.sample_answers import Scenario
 from safepassage.models.checkpoints import Checkpoint
@@ -42,6 +42,10 @@ FOLLOWUP_EXAMPLE = "ro-eligible"
 #: What the coordinator does differently for some examples (the others: all goes well).
 SCENARIOS = {
     "bg-eligible": Scenario(missed_flights=1),  # a missed flight and a rebooking
+    # A child of 15: safeguarded (guardian, best interests, who receives the child), escorted.
+    "bg-needs-review": Scenario(),
+    # The journey is moved to a later flight: a change of date, and reception confirmed again.
+    "adhoc-needs-review": Scenario(missed_flights=1, rescheduled=True),
     "cz-needs-review": Scenario(approve_review=False),  # a review that says no
     # The mission cannot receive the person at first; the coordinator asks it again.
     "cz-eligible": Scenario(receptions_declined=1),
@@ -173,10 +177,10 @@ def _play(
 ) -> None:
     cases = _take_in(examples, report.say)
     try:
-        play(cases, timeout=timeout, report=report.say, missions=missions)
-        followed = [c for c in cases if c.label == FOLLOWUP_EXAMPLE and c.stage == "reintegration"]
-        for case in followed:  # months of follow-ups, on the compressed clock (see coordinator)
-            play_followups(case, timeout=timeout, report=report.say, missions=missions)
+        # Months of follow-ups, on the compressed clock (see coordinator), from the moment the
+        # example reaches reintegration, while the other cases still travel.
+        followed = {c.reference for c in cases if c.label == FOLLOWUP_EXAMPLE}
+        play(cases, timeout=timeout, report=report.say, missions=missions, followups=followed)
     except TimeoutError as exc:
         raise SafePassageError(f"{exc} (raise --timeout on a slow machine)") from None
     finally:

@@ -25,6 +25,16 @@ class Scenario:
     #: Follow-ups whose report raises a risk of re-trafficking (alerting coordinators).
     risk_at_followups: frozenset[int] = frozenset()
     missed_flights: int = 0
+    #: The missed flights were journeys moved to a new date on purpose, not no-shows.
+    rescheduled: bool = False
+    #: A child's case: the best-interests determination, after this many pending asks.
+    best_interests: str = "return"
+    safeguarding_pending: int = 0
+    #: The person's answer at the consent checkpoint (share with the embassy).
+    embassy_consent: bool = True
+    #: Not yet fit to travel at this many pre-departure asks; then fit (with a medical escort?).
+    not_fit: int = 0
+    medical_escort: bool = False
     #: The mission cannot receive the person at this many asks before it can.
     receptions_declined: int = 0
     #: After a declined reception the coordinator stops the return (else: asks again).
@@ -47,9 +57,39 @@ def sample_answer(
     """Return the answer a coordinator would enter at `checkpoint` for booking `attempt`."""
     # The arrival follows the booking the person boarded: the one after the missed flights.
     booking = scenario.missed_flights + 1 if checkpoint is Checkpoint.ARRIVAL else attempt
-    flight_day = today + dt.timedelta(days=7 * booking)
+    # Two weeks on, then a week per booking: after the example cases' recovery periods.
+    flight_day = today + dt.timedelta(days=7 + 7 * booking)
+    missed = attempt <= scenario.missed_flights
+    fit = "medical_escort" if scenario.medical_escort else "yes"
     who = {"entered_by": scenario.entered_by}
     answers: dict[Checkpoint, dict[str, Any]] = {
+        Checkpoint.CHILD_SAFEGUARDING: {
+            "guardian_type": "ictg",
+            "guardian_consent": True,
+            "consent_date": today.isoformat(),
+            "best_interests": "pending"
+            if attempt <= scenario.safeguarding_pending
+            else scenario.best_interests,
+            "bid_reference": None if attempt <= scenario.safeguarding_pending else "BID-EX-0042",
+            "receiving_authority": "Child protection service of the home region (example)",
+        },
+        Checkpoint.CONSENT: {
+            "share_with_embassy": scenario.embassy_consent,
+            "recorded_on": today.isoformat(),
+            "language": "en",
+            "interpreter_used": True,
+        },
+        Checkpoint.PRE_DEPARTURE: {
+            "counselled_on": today.isoformat(),
+            "interpreter_language": "en",
+            "fit_to_travel": "not_yet" if attempt <= scenario.not_fit else fit,
+            "airport_assistance": True,
+            "transit_assistance": False,
+            "ask_again_on": (today + dt.timedelta(days=7)).isoformat()
+            if attempt <= scenario.not_fit
+            else None,
+            "notes": "Counselled on the return and the arrival arrangements.",
+        },
         Checkpoint.IDENTIFICATION_REVIEW: {
             "approved": scenario.approve_review,
             "reason": "Referral and evidence reviewed with the receiving mission."
@@ -82,9 +122,14 @@ def sample_answer(
             "escort": scenario.escort,
         },
         Checkpoint.DEPARTURE: {
-            "boarded": attempt > scenario.missed_flights,
-            "departed_at": _at(flight_day, 9, 55),
-            "notes": None if attempt > scenario.missed_flights else "Did not arrive at the gate.",
+            "boarded": not missed,
+            "departed_at": None if missed else _at(flight_day, 9, 55),
+            "reason": None if not missed else "rescheduled" if scenario.rescheduled else "no_show",
+            "notes": None
+            if not missed
+            else "Moved to a later flight."
+            if scenario.rescheduled
+            else "Did not arrive at the gate.",
         },
         Checkpoint.ARRIVAL: {
             "arrived_at": _at(flight_day, 14, 35, offset_hours=2),

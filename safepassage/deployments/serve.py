@@ -25,6 +25,7 @@ from safepassage.gateway.prefect_proxy import PrefectUpstream
 from safepassage.gateway.prefect_ui import BASE as UI_BASE
 from safepassage.gateway.server import GatewayBind, GatewayServer
 from safepassage.models.errors import ConfigurationError
+from safepassage.models.rules import policy_in_force
 from safepassage.models.settings import Settings
 from safepassage.models.sla import limits
 from safepassage.models.store.db import Store, open_store
@@ -141,6 +142,7 @@ def serve(
         gateway.check()  # a refused bind or a bad certificate stops us before anything starts
     load_targets(settings)  # a broken notification configuration stops us here, not mid-case
     limits(settings)  # and so does a broken SAFEPASSAGE_SLA_DAYS (forms show the limits)
+    policy_in_force(settings)  # and a broken SAFEPASSAGE_OFFICE_POLICY (embassy liaison reads it)
     store = open_store(settings)
     apply_prefect_environment(settings)
     server: ServerProcess | None = None

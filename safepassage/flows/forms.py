@@ -14,10 +14,13 @@ from prefect.input import RunInput
 from safepassage.models.checkpoints import (
     ArrivalAnswer,
     Checkpoint,
+    ChildSafeguardingAnswer,
+    ConsentAnswer,
     DepartureAnswer,
     FollowUpReportAnswer,
     GrantApprovalAnswer,
     IdentificationReviewAnswer,
+    PreDepartureAnswer,
     ReceptionAnswer,
     ReceptionDecisionAnswer,
     RiskReviewAnswer,
@@ -32,7 +35,19 @@ class IdentificationReviewForm(RunInput, IdentificationReviewAnswer):
     pass
 
 
+class ChildSafeguardingForm(RunInput, ChildSafeguardingAnswer):
+    pass
+
+
+class ConsentForm(RunInput, ConsentAnswer):
+    pass
+
+
 class TravelDocumentForm(RunInput, TravelDocumentAnswer):
+    pass
+
+
+class PreDepartureForm(RunInput, PreDepartureAnswer):
     pass
 
 
@@ -70,7 +85,10 @@ class FollowUpReportForm(RunInput, FollowUpReportAnswer):
 
 RUN_INPUTS: dict[Checkpoint, type[RunInput]] = {
     Checkpoint.IDENTIFICATION_REVIEW: IdentificationReviewForm,
+    Checkpoint.CHILD_SAFEGUARDING: ChildSafeguardingForm,
+    Checkpoint.CONSENT: ConsentForm,
     Checkpoint.TRAVEL_DOCUMENT: TravelDocumentForm,
+    Checkpoint.PRE_DEPARTURE: PreDepartureForm,
     Checkpoint.RECEPTION: ReceptionForm,
     Checkpoint.RECEPTION_DECISION: ReceptionDecisionForm,
     Checkpoint.TICKET: TicketForm,
@@ -95,6 +113,32 @@ INSTRUCTIONS: dict[Checkpoint, str] = {
         "timeline: `safepassage case {reference}`). Review the referral and the evidence on "
         "file, then approve or reject the return under this programme and say why. "
         "Write no names or places in the reason."
+    ),
+    Checkpoint.CHILD_SAFEGUARDING: (
+        "The person is a **child** (under 18 on the day of travel). Nothing is requested or "
+        "booked until the child's return is safeguarded (ask {attempt}). Enter who holds "
+        "parental responsibility or guardianship (`ictg`: an Independent Child Trafficking "
+        "Guardian), whether they consent and since when, and the best-interests "
+        "determination with its reference. The child's own wish is not consent on its own. "
+        "**return** goes on, with an escort, and the mission is asked to arrange the handover "
+        "to the child-protection authority you name; **not_in_best_interests** ends the "
+        "return; **pending**, or no consent, keeps the case here and asks again. The "
+        "references and the authority are stored encrypted and removed from Prefect once read."
+    ),
+    Checkpoint.CONSENT: (
+        "The person needs an emergency travel document from the embassy, but has not agreed "
+        "to share their details with it. Nothing goes to the embassy until you record their "
+        "answer: whether they agree, the day, the language (ISO 639-1, e.g. `ro`) and "
+        "whether an interpreter was used. If they decline, the coordinators are told and the "
+        "case waits for a document obtained another way, with no request to the embassy."
+    ),
+    Checkpoint.PRE_DEPARTURE: (
+        "Pre-departure assistance before anything is booked (ask {attempt}): the day return "
+        "counselling was given (and the interpreter's language, if one was used), whether the "
+        "person is fit to travel, and whether they need airport or transit assistance. "
+        "**medical_escort** makes a medical escort required at the ticket; **not_yet** asks "
+        "again on the date you give. The mission is told what to prepare, not the medical "
+        "reasons. Write no names or places in the notes; they are stored encrypted."
     ),
     Checkpoint.TRAVEL_DOCUMENT: (
         "The person holds no valid passport. Enter the document the embassy issued (usually an "
@@ -124,8 +168,12 @@ INSTRUCTIONS: dict[Checkpoint, str] = {
     ),
     Checkpoint.DEPARTURE: (
         "Confirm with airport assistance whether the person boarded booking attempt "
-        "{attempt}, and when the flight left. If not boarded, the case goes back to ticketing "
-        "for a new booking."
+        "{attempt}, and when the flight left. If not, say why: **rescheduled** (the journey "
+        "moves to a new date: the mission and embassy are told of the change, not of a missed "
+        "flight, and the mission confirms reception for the new date), `no_show`, "
+        "`denied_boarding`, `medical` or `other`. Every reason goes back to ticketing for a "
+        "new booking; a new date past the travel document's expiry asks for a new document "
+        "first."
     ),
     Checkpoint.ARRIVAL: (
         "Enter the arrival and handover as the receiving mission reported them: when the "

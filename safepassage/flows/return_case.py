@@ -20,10 +20,16 @@ from safepassage.models.vocabulary import Outcome, Programme
 from safepassage.orchestration.case_view import publish_case_view
 from safepassage.orchestration.catalog import RETURN_CASE
 from safepassage.tasks.arrival import hand_over_on_arrival
+from safepassage.tasks.consent import (
+    conclude_embassy_consent,
+    embassy_consent_needed,
+    embassy_may_be_asked,
+)
 from safepassage.tasks.departure import confirm_departure
 from safepassage.tasks.embassy import liaise_with_embassy
 from safepassage.tasks.followups import schedule_followups
 from safepassage.tasks.identification import check_identification, conclude_review
+from safepassage.tasks.pre_departure import begin_pre_departure, conclude_pre_departure
 from safepassage.tasks.reception import (
     conclude_reception,
     conclude_reception_decision,
@@ -31,14 +37,24 @@ from safepassage.tasks.reception import (
 )
 from safepassage.tasks.reintegration import plan_reintegration
 from safepassage.tasks.run_claim import claim_case_run
+from safepassage.tasks.safeguarding import begin_child_safeguarding, conclude_child_safeguarding
 from safepassage.tasks.ticketing import book_ticket, record_booking
-from safepassage.tasks.travel_document import record_travel_document, request_travel_document
+from safepassage.tasks.travel_document import (
+    document_valid_on,
+    record_travel_document,
+    request_travel_document,
+    travel_document_needed,
+)
 
 #: A person can miss a flight; after this many bookings a coordinator must look at the case.
 MAX_BOOKINGS = 5
-#: A mission may be asked again after it could not receive the person; after this many asks
-#: the run fails, for a coordinator to look at the case rather than ask for ever.
+#: A mission may be asked again after it could not receive the person (or for a rescheduled
+#: journey); after this many asks the run fails, for a coordinator to look at the case rather
+#: than ask for ever. The same holds for a child's safeguarding that stays pending and a person
+#: not yet fit to travel.
 MAX_RECEPTION_ASKS = 5
+MAX_SAFEGUARDING_ASKS = 10
+MAX_PRE_DEPARTURE_ASKS = 10
 
 
 @flow(name=RETURN_CASE.flow_name, persist_result=True, log_prints=False)
@@ -66,23 +82,38 @@ def _return(reference: str) -> dict[str, Any]:
         if not conclude_review(reference, review["approved"]):
             return {"reference": reference, "ended": "ineligible"}
 
-    if request_travel_document(reference):
-        ask(reference, Checkpoint.TRAVEL_DOCUMENT)
-        record_travel_document(reference)
+    child = begin_child_safeguarding(reference)
+    if child and not _child_safeguarded(reference):
+        return {"reference": reference, "ended": "not-in-best-interests"}
+
+    document = 0  # the travel-document asks so far; a later one follows a journey moved past expiry
+    if travel_document_needed(reference):
+        document = _obtain_travel_document(reference, document + 1)
+
+    fitness = _fit_to_travel(reference)
+    escort = identification.escort_required or child or fitness == "medical_escort"
 
     # The last checkpoint before the ticket: nothing is booked until a mission is ready.
-    if not _reception_confirmed(reference):
+    receptions = _Asks()
+    if not _reception_confirmed(reference, receptions):
         return {"reference": reference, "ended": "stopped", "why": "no reception"}
 
-    escort = identification.escort_required
+    rescheduled = False
     for attempt in range(1, MAX_BOOKINGS + 1):
         book_ticket(reference, attempt)
         ask(reference, Checkpoint.TICKET, attempt=attempt, escort_required=escort)
         record_booking(reference, attempt)
+        # A journey moved to a new date is the mission's to confirm again, for that date.
+        if rescheduled and not _reception_confirmed(reference, receptions):
+            return {"reference": reference, "ended": "stopped", "why": "no reception"}
         liaise_with_embassy(reference, attempt)
         departure = ask(reference, Checkpoint.DEPARTURE, attempt=attempt)
-        if confirm_departure(reference, attempt, departure["boarded"]):
+        rescheduled = bool(departure.get("rescheduled"))
+        if confirm_departure(reference, attempt, departure["boarded"], rescheduled):
             break
+        new_date = departure.get("rescheduled_to")
+        if new_date and not document_valid_on(reference, attempt, new_date):
+            document = _obtain_travel_document(reference, document + 1)
     else:
         raise RuntimeError(f"{MAX_BOOKINGS} bookings without boarding: review the case")
 
@@ -95,9 +126,56 @@ def _return(reference: str) -> dict[str, Any]:
     return {"reference": reference, "ended": "reintegration", "followups": followups}
 
 
-def _reception_confirmed(reference: str) -> bool:
+def _child_safeguarded(reference: str) -> bool:
+    """Ask until the child's return is determined: True to go on, False if it ends."""
+    for attempt in range(1, MAX_SAFEGUARDING_ASKS + 1):
+        ask(reference, Checkpoint.CHILD_SAFEGUARDING, attempt=attempt)
+        outcome = conclude_child_safeguarding(reference, attempt)
+        if outcome != "pending":
+            return outcome == "return"
+    raise RuntimeError(
+        f"child safeguarding was still pending after {MAX_SAFEGUARDING_ASKS} asks: review the case"
+    )
+
+
+def _obtain_travel_document(reference: str, attempt: int) -> int:
+    """Obtain a travel document (ask `attempt`), from the embassy only with the person's
+    consent to share with it; return the attempt."""
+    if embassy_consent_needed(reference):
+        ask(reference, Checkpoint.CONSENT)
+        conclude_embassy_consent(reference)
+    to_embassy = embassy_may_be_asked(reference, attempt)
+    request_travel_document(reference, attempt, to_embassy=to_embassy)
+    ask(reference, Checkpoint.TRAVEL_DOCUMENT, attempt=attempt)
+    record_travel_document(reference, attempt)
+    return attempt
+
+
+def _fit_to_travel(reference: str) -> str:
+    """Give pre-departure assistance until the person is fit to travel; return how."""
+    for attempt in range(1, MAX_PRE_DEPARTURE_ASKS + 1):
+        begin_pre_departure(reference, attempt)
+        ask(reference, Checkpoint.PRE_DEPARTURE, attempt=attempt)
+        fitness = conclude_pre_departure(reference, attempt)
+        if fitness != "not_yet":
+            return fitness
+    raise RuntimeError(
+        f"not fit to travel after {MAX_PRE_DEPARTURE_ASKS} pre-departure asks: review the case"
+    )
+
+
+class _Asks:
+    """The reception asks made so far: a rescheduled journey asks again, numbered on."""
+
+    def __init__(self) -> None:
+        self.made = 0
+
+
+def _reception_confirmed(reference: str, asks: _Asks) -> bool:
     """Ask the mission until it can receive the person (True) or a coordinator stops (False)."""
-    for attempt in range(1, MAX_RECEPTION_ASKS + 1):
+    while asks.made < MAX_RECEPTION_ASKS:
+        asks.made += 1
+        attempt = asks.made
         request_reception(reference, attempt)
         answer = ask(reference, Checkpoint.RECEPTION, attempt=attempt)
         if conclude_reception(reference, attempt, answer["accepted"]):

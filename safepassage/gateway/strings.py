@@ -87,7 +87,10 @@ WAITING_FOR = {
 #: The stages of a case, by their name in SafePassage.
 STAGES = {
     "identification": "Identification",
+    "child-safeguarding": "Child safeguarding",
+    "consent": "Consent",
     "travel-document": "Travel document",
+    "pre-departure": "Pre-departure assistance",
     "reception": "Reception",
     "ticketing": "Ticket booking",
     "embassy-liaison": "Embassy liaison",
@@ -98,6 +101,7 @@ STAGES = {
     "closed": "Closed",
     "withdrawn": "Withdrawn",
     "stopped": "Stopped",
+    "not-in-best-interests": "Ended: not in the child's best interests",
 }
 #: The details a mission needs for reception (models/details.py `reception`), by their key.
 DETAILS = {

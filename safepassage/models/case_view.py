@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from safepassage.models.checkpoints import Checkpoint
-from safepassage.models.sla import FROM_BOOKED_DEPARTURE, Limits, describe_limit
+from safepassage.models.sla import FROM_BOOKED_DEPARTURE, Limits, asked_again_due, describe_limit
 from safepassage.models.store.cases import get_case
 from safepassage.models.store.events import case_events
 from safepassage.models.store.orm import Case, OutboxItem
@@ -199,7 +199,7 @@ def read_view(session: Session, reference: str, *, limits: Limits) -> CaseView:
     if case.waiting_for:
         opened = [a for a in asks.values() if a.checkpoint == case.waiting_for]
         waiting_attempt = opened[-1].attempt if opened else 1
-        limit, due_at = _limit_of(case, limits)
+        limit, due_at = _limit_of(session, case, limits, waiting_attempt)
     return CaseView(
         reference=case.reference,
         programme=case.programme,
@@ -232,11 +232,16 @@ def _note_ask(
         asks[key] = Ask(ask.checkpoint, ask.attempt, ask.opened, None, ask.refused + 1)
 
 
-def _limit_of(case: Case, rules: Limits) -> tuple[str | None, dt.datetime | None]:
+def _limit_of(
+    session: Session, case: Case, rules: Limits, attempt: int
+) -> tuple[str | None, dt.datetime | None]:
     try:
         checkpoint = Checkpoint(case.waiting_for or "")
     except ValueError:
         return None, None
+    asked_again = asked_again_due(session, case.reference, checkpoint, attempt)
+    if asked_again is not None:
+        return f"until the end of {asked_again.date() - dt.timedelta(days=1)}", asked_again
     limit = rules.get(checkpoint)
     if limit is None:
         return None, None

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from safepassage.models.errors import FieldProblem
-from safepassage.models.intake import LongText, Text
+from safepassage.models.intake import LanguageCode, LongText, Text
 from safepassage.models.rules import HU_BASE_GRANT_CHF
 from safepassage.models.vocabulary import Need
 
@@ -28,7 +28,10 @@ class Checkpoint(StrEnum):
     """A decision or fact only a person can supply; the names are part of the interface."""
 
     IDENTIFICATION_REVIEW = "identification-review"
+    CHILD_SAFEGUARDING = "child-safeguarding"
+    CONSENT = "consent"
     TRAVEL_DOCUMENT = "travel-document"
+    PRE_DEPARTURE = "pre-departure"
     RECEPTION = "reception"
     RECEPTION_DECISION = "reception-decision"
     TICKET = "ticket"
@@ -43,7 +46,10 @@ class Checkpoint(StrEnum):
 JOURNEY = frozenset(
     {
         Checkpoint.IDENTIFICATION_REVIEW,
+        Checkpoint.CHILD_SAFEGUARDING,
+        Checkpoint.CONSENT,
         Checkpoint.TRAVEL_DOCUMENT,
+        Checkpoint.PRE_DEPARTURE,
         Checkpoint.RECEPTION,
         Checkpoint.RECEPTION_DECISION,
         Checkpoint.TICKET,
@@ -88,6 +94,85 @@ class IdentificationReviewAnswer(_Form):
     approved: bool = Field(title="Approved", description="Approve the return under this programme.")
     reason: LongText = Field(
         title="Reason", description="Why; no names or places (the reason is stored encrypted)."
+    )
+
+
+class ChildSafeguardingAnswer(_Form):
+    """A child's return: who holds responsibility, their consent, the best-interests
+    determination, and who receives the child at the destination (all sealed)."""
+
+    entered_by: EnteredBy
+    guardian_type: Literal["parent", "legal_guardian", "ictg", "local_authority"] = Field(
+        title="Who holds parental responsibility or guardianship",
+        description="`ictg`: an Independent Child Trafficking Guardian.",
+    )
+    guardian_consent: bool = Field(
+        title="Their consent to the return",
+        description="Whether they consented. The child's own wish is not consent on its own.",
+    )
+    consent_date: dt.date | None = Field(
+        default=None, title="Consent given on", description="Required when they consented."
+    )
+    best_interests: Literal["return", "not_in_best_interests", "pending"] = Field(
+        title="Best-interests determination",
+        description="`return` is in the child's best interests, `not_in_best_interests` ends "
+        "the return, `pending` waits for the determination.",
+    )
+    bid_reference: Text | None = Field(
+        default=None,
+        title="Determination reference",
+        description="Required once the determination is made (stored encrypted).",
+    )
+    receiving_authority: Text | None = Field(
+        default=None,
+        title="Receiving child-protection authority",
+        description="The authority or service that receives the child at the destination; "
+        "required for a return (stored encrypted).",
+    )
+
+
+class ConsentAnswer(_Form):
+    """The person's consent to share their details with the embassy for a travel document."""
+
+    entered_by: EnteredBy
+    share_with_embassy: bool = Field(
+        title="Agrees to share with the embassy",
+        description="Whether the person agreed that the embassy receives their details to "
+        "issue a travel document.",
+    )
+    recorded_on: dt.date = Field(title="Recorded on", description="The day they answered.")
+    language: LanguageCode = Field(
+        title="Language", description="ISO 639-1 code of the language consent was given in."
+    )
+    interpreter_used: bool = Field(title="An interpreter was used")
+
+
+class PreDepartureAnswer(_Form):
+    """Pre-departure assistance: counselling, fitness to travel, airport and transit help."""
+
+    entered_by: EnteredBy
+    counselled_on: dt.date = Field(
+        title="Counselled on", description="The day return counselling was given."
+    )
+    interpreter_language: LanguageCode | None = Field(
+        default=None,
+        title="Interpreter language",
+        description="ISO 639-1 code, if counselling went through an interpreter.",
+    )
+    fit_to_travel: Literal["yes", "medical_escort", "not_yet"] = Field(
+        title="Fit to travel",
+        description="`medical_escort`: fit with a medical escort, which the ticket must then "
+        "include; `not_yet`: asked again on the date below.",
+    )
+    airport_assistance: bool = Field(title="Airport assistance needed")
+    transit_assistance: bool = Field(title="Transit assistance needed")
+    ask_again_on: dt.date | None = Field(
+        default=None,
+        title="Ask again on",
+        description="With `not_yet`: when to check fitness to travel again.",
+    )
+    notes: LongText | None = Field(
+        default=None, title="Notes", description="No names or places (stored encrypted)."
     )
 
 
@@ -142,12 +227,30 @@ class TicketAnswer(_Form):
     escort: bool = Field(title="Escort booked")
 
 
+NotBoardedReason = Literal["rescheduled", "no_show", "denied_boarding", "medical", "other"]
+
+
 class DepartureAnswer(_Form):
-    """Whether the person boarded, as the coordinator or airport assistance saw it."""
+    """Whether the person boarded, as the coordinator or airport assistance saw it; if not,
+    why (a journey moved on purpose is `rescheduled`, not a person who failed to board)."""
 
     entered_by: EnteredBy
     boarded: bool = Field(title="Boarded")
-    departed_at: AwareDatetime = Field(title="Departed at", description="ISO 8601 with an offset.")
+    departed_at: AwareDatetime | None = Field(
+        default=None, title="Departed at", description="ISO 8601 with an offset; when boarded."
+    )
+    reason: NotBoardedReason | None = Field(
+        default=None,
+        title="Why not boarded",
+        description="When not boarded: `rescheduled` (the journey moves to a new date), "
+        "`no_show`, `denied_boarding`, `medical` or `other`. Every reason books anew.",
+    )
+    rescheduled_to: dt.date | None = Field(
+        default=None,
+        title="New travel date",
+        description="With `rescheduled`, if known: a date past the travel document's expiry "
+        "asks for a new document first.",
+    )
     notes: LongText | None = Field(default=None, title="Notes")
 
 
@@ -215,7 +318,10 @@ class GrantApprovalAnswer(_Form):
 
 FORMS: dict[Checkpoint, type[_Form]] = {
     Checkpoint.IDENTIFICATION_REVIEW: IdentificationReviewAnswer,
+    Checkpoint.CHILD_SAFEGUARDING: ChildSafeguardingAnswer,
+    Checkpoint.CONSENT: ConsentAnswer,
     Checkpoint.TRAVEL_DOCUMENT: TravelDocumentAnswer,
+    Checkpoint.PRE_DEPARTURE: PreDepartureAnswer,
     Checkpoint.RECEPTION: ReceptionAnswer,
     Checkpoint.RECEPTION_DECISION: ReceptionDecisionAnswer,
     Checkpoint.TICKET: TicketAnswer,
@@ -238,6 +344,10 @@ class History:
     ticket: TicketAnswer | None = None
     departure: DepartureAnswer | None = None
     recommended_grant_chf: Decimal | None = None
+    #: The end of the person's recovery period: no travel before it.
+    earliest_departure: dt.date | None = None
+    #: The day the answer is judged, for the dates that must not lie in the future.
+    today: dt.date | None = None
 
 
 Problems = list[FieldProblem]
@@ -255,6 +365,15 @@ def _ticket(answer: TicketAnswer, history: History) -> Problems:
         problems.append(FieldProblem("arrival_at", "must be after departure_at"))
     if answer.departure_at.date() < history.consent_recorded_on:
         problems.append(FieldProblem("departure_at", "is before the person consented to return"))
+    earliest = history.earliest_departure
+    if earliest is not None and answer.departure_at.date() < earliest:
+        problems.append(
+            FieldProblem(
+                "departure_at",
+                "is before the person's earliest departure (the end of the recovery period): "
+                "book a later date",
+            )
+        )
     valid_until = history.document_valid_until
     if valid_until is not None and answer.departure_at.date() > valid_until:
         problems.append(
@@ -266,17 +385,84 @@ def _ticket(answer: TicketAnswer, history: History) -> Problems:
 
 
 def _departure(answer: DepartureAnswer, history: History) -> Problems:
+    if not answer.boarded:
+        problems = []
+        if answer.reason is None:
+            problems.append(FieldProblem("reason", "is required when the person did not board"))
+        if answer.departed_at is not None:  # a departure time says they left: which is it?
+            problems.append(FieldProblem("departed_at", "applies only when the person boarded"))
+        if answer.rescheduled_to is not None and answer.reason != "rescheduled":
+            problems.append(FieldProblem("rescheduled_to", "applies to a rescheduled journey only"))
+        if answer.rescheduled_to is not None and _in_past(answer.rescheduled_to, history):
+            problems.append(FieldProblem("rescheduled_to", "must not be in the past"))
+        return problems
+    if answer.departed_at is None:
+        return [FieldProblem("departed_at", "is required when the person boarded")]
+    misplaced = [
+        FieldProblem(name, "applies only when the person did not board")
+        for name in ("reason", "rescheduled_to")
+        if getattr(answer, name) is not None
+    ]
+    if misplaced:
+        return misplaced
     ticket = history.ticket
     # A flight leaves late, never half a day early: an earlier time is a typing mistake.
-    if ticket and answer.boarded and answer.departed_at < ticket.departure_at - EARLIEST_DEPARTURE:
+    if ticket and answer.departed_at < ticket.departure_at - EARLIEST_DEPARTURE:
         return [FieldProblem("departed_at", "is before the booked departure: check the date")]
     return []
+
+
+def _in_future(day: dt.date, history: History) -> bool:
+    return history.today is not None and day > history.today
+
+
+def _in_past(day: dt.date, history: History) -> bool:
+    return history.today is not None and day < history.today
+
+
+def _child_safeguarding(answer: ChildSafeguardingAnswer, history: History) -> Problems:
+    problems = []
+    if answer.guardian_consent and answer.consent_date is None:
+        problems.append(FieldProblem("consent_date", "is required when consent was given"))
+    if answer.consent_date is not None and _in_future(answer.consent_date, history):
+        problems.append(FieldProblem("consent_date", "must not be in the future"))
+    if answer.best_interests != "pending" and answer.bid_reference is None:
+        problems.append(FieldProblem("bid_reference", "is required once the determination is made"))
+    if answer.best_interests == "return" and answer.receiving_authority is None:
+        problems.append(
+            FieldProblem(
+                "receiving_authority",
+                "is required for a return: name who receives the child at the destination",
+            )
+        )
+    return problems
+
+
+def _consent(answer: ConsentAnswer, history: History) -> Problems:
+    if _in_future(answer.recorded_on, history):
+        return [FieldProblem("recorded_on", "must not be in the future")]
+    return []
+
+
+def _pre_departure(answer: PreDepartureAnswer, history: History) -> Problems:
+    problems = []
+    if _in_future(answer.counselled_on, history):
+        problems.append(FieldProblem("counselled_on", "must not be in the future"))
+    if answer.fit_to_travel == "not_yet":
+        if answer.ask_again_on is None:
+            problems.append(FieldProblem("ask_again_on", "is required when not yet fit to travel"))
+        elif history.today is not None and answer.ask_again_on <= history.today:
+            problems.append(FieldProblem("ask_again_on", "must be after today"))
+    elif answer.ask_again_on is not None:
+        problems.append(FieldProblem("ask_again_on", "applies only when not yet fit to travel"))
+    return problems
 
 
 def _arrival(answer: ArrivalAnswer, history: History) -> Problems:
     problems = []
     departure = history.departure
-    if departure is not None and answer.arrived_at <= departure.departed_at:
+    departed_at = departure.departed_at if departure is not None else None
+    if departed_at is not None and answer.arrived_at <= departed_at:
         problems.append(FieldProblem("arrived_at", "must be after the departure"))
     if answer.recommended_grant_chf is not None and history.programme != "HU":
         problems.append(
@@ -311,6 +497,9 @@ def _followup_report(answer: FollowUpReportAnswer, history: History) -> Problems
 
 EARLIEST_DEPARTURE = dt.timedelta(hours=12)
 _CHECKS: dict[type[_Form], Callable[[Any, History], Problems]] = {
+    ChildSafeguardingAnswer: _child_safeguarding,
+    ConsentAnswer: _consent,
+    PreDepartureAnswer: _pre_departure,
     TravelDocumentAnswer: _travel_document,
     TicketAnswer: _ticket,
     DepartureAnswer: _departure,

@@ -6,7 +6,12 @@ outbox seals under the case's key and sends only to targets tagged `secure` with
 
 from __future__ import annotations
 
-from safepassage.models.checkpoints import ArrivalAnswer, TicketAnswer
+from safepassage.models.checkpoints import (
+    ArrivalAnswer,
+    ChildSafeguardingAnswer,
+    PreDepartureAnswer,
+    TicketAnswer,
+)
 from safepassage.models.intake import Intake
 
 
@@ -51,3 +56,31 @@ def handover(intake: Intake, arrival: ArrivalAnswer) -> dict[str, str]:
         "accommodation": arrival.accommodation,
         "onward transport": "arranged" if arrival.onward_transport else "not arranged",
     }
+
+
+GUARDIANS = {
+    "parent": "a parent",
+    "legal_guardian": "a legal guardian",
+    "ictg": "an Independent Child Trafficking Guardian",
+    "local_authority": "the local authority",
+}
+
+
+def child_protection(intake: Intake, answer: ChildSafeguardingAnswer) -> dict[str, str]:
+    """Return whom the mission hands the child over to, and who holds responsibility."""
+    return {
+        **person(intake),
+        "child-protection authority": answer.receiving_authority or "not recorded",
+        "responsibility held by": GUARDIANS[answer.guardian_type],
+    }
+
+
+def pre_departure(intake: Intake, answer: PreDepartureAnswer) -> dict[str, str]:
+    """Return what the mission prepares for the arrival, including why an escort travels."""
+    return {
+        **person(intake),
+        "fit to travel": "with a medical escort" if answer.fit_to_travel == "medical_escort"
+        else "yes",
+        "airport assistance": "yes" if answer.airport_assistance else "no",
+        "transit assistance": "yes" if answer.transit_assistance else "no",
+    }  # fmt: skip

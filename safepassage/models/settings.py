@@ -138,6 +138,13 @@ class Settings(BaseSettings):
         default=9, ge=0, le=23, description="Hour (UTC) on the due date a follow-up run starts."
     )
 
+    office_policy: Path | None = Field(
+        default=None,
+        description="The UK office's own eligibility policy, a TOML or JSON file: the outcome of "
+        "each office rule and which programmes' embassies are told of a return, with its "
+        "version (docs/programme-rules.md). Unset means the built-in defaults.",
+    )
+
     gateway_url: str | None = Field(
         default=None,
         description="The gateway's address as missions reach it, e.g. "
@@ -184,7 +191,7 @@ class Settings(BaseSettings):
             return None
         return f"{self.gateway_url}/mission/cases/{reference}"
 
-    @field_validator("home", "key_ring", "audit_anchor", mode="after")
+    @field_validator("home", "key_ring", "audit_anchor", "office_policy", mode="after")
     @classmethod
     def _expand_home(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None

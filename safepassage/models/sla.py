@@ -41,7 +41,12 @@ from safepassage.models.vocabulary import FINAL_STAGES
 #: with SAFEPASSAGE_SLA_DAYS='{"travel-document": 28}').
 DEFAULT_LIMIT_DAYS: dict[Checkpoint, float] = {
     Checkpoint.IDENTIFICATION_REVIEW: 5,
+    # A best-interests determination and the guardian's consent take weeks, not days.
+    Checkpoint.CHILD_SAFEGUARDING: 21,
+    Checkpoint.CONSENT: 7,
     Checkpoint.TRAVEL_DOCUMENT: 21,
+    # Counselling and a fit-to-travel check; "not yet" runs to its own date (ASKED_AGAIN_ON).
+    Checkpoint.PRE_DEPARTURE: 14,
     # A mission answers from what it already knows (its shelters, its staff): three days.
     Checkpoint.RECEPTION: 3,
     # The coordinators hold every fact (the mission's answer) and the person waits in the UK on
@@ -55,6 +60,10 @@ DEFAULT_LIMIT_DAYS: dict[Checkpoint, float] = {
 
 #: The checkpoint whose clock starts at the booked departure instead of its opening.
 FROM_BOOKED_DEPARTURE = frozenset({Checkpoint.DEPARTURE})
+
+#: The checkpoints whose "not yet" answer names the day to ask again: a later ask of them is
+#: due on that day (the end of that day, UTC), not a whole limit after it opened.
+ASKED_AGAIN_ON = frozenset({Checkpoint.PRE_DEPARTURE})
 
 #: The checkpoints whose answerer (the mission, not a coordinator) is reminded once, when this
 #: share of the limit has passed; past the whole limit the coordinators are alerted as for any.
@@ -121,6 +130,8 @@ class Wait:
     since: dt.datetime
     limit: dt.timedelta | None
     due_at: dt.datetime | None
+    #: For an ASKED_AGAIN_ON wait: the day the last "not yet" named, whose end it is due at.
+    asked_again_on: dt.date | None = None
 
     @property
     def shows_due(self) -> bool:
@@ -130,6 +141,8 @@ class Wait:
     @property
     def limit_text(self) -> str:
         """Return the limit in words."""
+        if self.asked_again_on is not None:  # not a number of days: "20.5799 days" says nothing
+            return f"the end of {self.asked_again_on.isoformat()}, the day set to ask again"
         return describe_limit(self.checkpoint, self.limit)
 
     def waited(self, now: dt.datetime) -> dt.timedelta:
@@ -200,6 +213,14 @@ def waiting_cases(
         start = case.waiting_since
         if limit is not None and checkpoint in FROM_BOOKED_DEPARTURE:
             start = _booked_departure(session, master_key, case, attempt) or start
+        asked_again = asked_again_due(session, case.reference, checkpoint, attempt)
+        asked_again_on = None
+        if asked_again is not None:
+            # The limit becomes the time from the opening to the end of the named day: its last
+            # instant, so that the due date shown is the named day (not the midnight after it).
+            asked_again_on = asked_again.date() - dt.timedelta(days=1)
+            last_instant = asked_again - dt.timedelta(microseconds=1)
+            limit = max(last_instant - case.waiting_since, dt.timedelta(seconds=1))
         waits.append(
             Wait(
                 reference=case.reference,
@@ -210,9 +231,31 @@ def waiting_cases(
                 since=case.waiting_since,
                 limit=limit,
                 due_at=None if limit is None else start + limit,
+                asked_again_on=asked_again_on,
             )
         )
     return waits
+
+
+def asked_again_due(
+    session: Session, reference: str, checkpoint: Checkpoint, attempt: int
+) -> dt.datetime | None:
+    """Return when ask `attempt` of an ASKED_AGAIN_ON checkpoint is due: the end of the day the
+    previous ask's "not yet" named (from the event log); None for any other wait."""
+    if checkpoint not in ASKED_AGAIN_ON or attempt <= 1:
+        return None
+    rows = session.scalars(
+        select(CaseEvent.detail).where(
+            CaseEvent.reference == reference, CaseEvent.kind == "checkpoint-answered"
+        )
+    )
+    for detail in rows:
+        if detail.get("checkpoint") == checkpoint.value and detail.get("attempt") == attempt - 1:
+            day = detail.get("ask_again_on")
+            if day:
+                named = dt.date.fromisoformat(str(day)) + dt.timedelta(days=1)
+                return dt.datetime.combine(named, dt.time(), tzinfo=dt.UTC)
+    return None
 
 
 def _booked_departure(

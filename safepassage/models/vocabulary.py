@@ -58,7 +58,10 @@ class Stage(StrEnum):
     """Where a case stands; the names are part of the CLI's JSON interface."""
 
     IDENTIFICATION = "identification"
+    CHILD_SAFEGUARDING = "child-safeguarding"
+    CONSENT = "consent"
     TRAVEL_DOCUMENT = "travel-document"
+    PRE_DEPARTURE = "pre-departure"
     RECEPTION = "reception"
     TICKETING = "ticketing"
     EMBASSY_LIAISON = "embassy-liaison"
@@ -73,12 +76,18 @@ class Stage(StrEnum):
     #: or because the receiving mission could not receive the person. Not `ineligible`, which
     #: is the rules' or a review's finding about the person, and the report counts apart.
     STOPPED = "stopped"
+    #: A child's return ended by a best-interests determination that return is not in the
+    #: child's best interests: neither ineligible nor stopped, and counted apart from both.
+    NOT_IN_BEST_INTERESTS = "not-in-best-interests"
 
 
 #: The stages before the person has left the UK: travel can still be stopped or withdrawn.
 BEFORE_DEPARTURE = (
     Stage.IDENTIFICATION,
+    Stage.CHILD_SAFEGUARDING,
+    Stage.CONSENT,
     Stage.TRAVEL_DOCUMENT,
+    Stage.PRE_DEPARTURE,
     Stage.RECEPTION,
     Stage.TICKETING,
     Stage.EMBASSY_LIAISON,
@@ -86,7 +95,9 @@ BEFORE_DEPARTURE = (
 )
 
 #: Stages after which nothing more happens to a case.
-FINAL_STAGES = frozenset({Stage.CLOSED, Stage.INELIGIBLE, Stage.WITHDRAWN, Stage.STOPPED})
+FINAL_STAGES = frozenset(
+    {Stage.CLOSED, Stage.INELIGIBLE, Stage.WITHDRAWN, Stage.STOPPED, Stage.NOT_IN_BEST_INTERESTS}
+)
 
 
 class Outcome(StrEnum):

@@ -29,6 +29,7 @@ from safepassage.models.crypto import MasterKey
 from safepassage.models.errors import KeyUnavailable
 from safepassage.models.settings import Settings, get_settings
 from safepassage.models.store import state_seal
+from safepassage.models.store.consent import consents_to
 from safepassage.models.store.db import Store
 from safepassage.models.store.events import append_event
 from safepassage.models.store.orm import Case, OutboxItem
@@ -84,6 +85,7 @@ class _Claimed:
     sealed_body: bytes | None
     tries: int
     requeued: int
+    consent: dict[str, Any]
     share_with_mission: bool
     share_with_embassy: bool
     data_key: bytes | None
@@ -95,7 +97,7 @@ class _Claimed:
     def state_holds(self, master_key: MasterKey) -> bool:
         """Return whether the case's consent and stage are as SafePassage wrote them."""
         values = {name: getattr(self, name) for name in state_seal.COVERED}
-        return self.state_mac == state_seal.state_mac(master_key, values)
+        return state_seal.values_hold(master_key, values, self.state_mac)
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,7 @@ def _claim(run: _Run, reference: str | None, count: int, tried: set[int]) -> lis
                 item.c.sealed_body,
                 item.c.tries,
                 item.c.requeued,
+                case.c.consent,
                 case.c.share_with_mission,
                 case.c.share_with_embassy,
                 case.c.data_key,
@@ -259,7 +262,11 @@ def _send_batch(run: _Run, claimed: Sequence[_Claimed]) -> list[_Outcome | None]
 
 
 def _send_one(master_key: MasterKey, targets: Targets, item: _Claimed) -> _Outcome:
-    """Decide the level from the consent and clearance of now, and send the item."""
+    """Decide the level from the consent and clearance of now, and send the item.
+
+    The consent is checked again for the item's recipient and purpose: a consent withdrawn
+    since it was queued (for this purpose only, or altogether) sends it minimal.
+    """
     target = targets.get(item.target)
     if target is None:
         return _Outcome(ok=False, error="the target is no longer in the notification configuration")
@@ -267,10 +274,10 @@ def _send_one(master_key: MasterKey, targets: Targets, item: _Claimed) -> _Outco
     allowed = detail_allowed(
         target,
         audiences_of(item.audience),
-        share_with_mission=item.share_with_mission,
-        share_with_embassy=item.share_with_embassy,
+        event=item.event,
+        consents=lambda recipient, purpose: consents_to(item, recipient, purpose),
     )
-    # A consent flag set by hand in the database (its seal fails) shares nothing.
+    # A consent set by hand in the database (its seal fails) shares nothing.
     if item.sealed_body is not None and allowed and item.state_holds(master_key):
         try:
             cipher = master_key.case_cipher(item.reference, item.data_key)

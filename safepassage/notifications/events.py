@@ -15,8 +15,13 @@ class Event(StrEnum):
     CASE_ACCEPTED = "case-accepted"
     REVIEW_NEEDED = "review-needed"
     CASE_INELIGIBLE = "case-ineligible"
+    SAFEGUARDING_PENDING = "safeguarding-pending"
+    NOT_IN_BEST_INTERESTS = "return-not-in-best-interests"
+    CHILD_PROTECTION_HANDOVER = "child-protection-handover"
+    EMBASSY_CONSENT_DECLINED = "embassy-consent-declined"
     TRAVEL_DOCUMENT_REQUESTED = "travel-document-requested"
     TRAVEL_DOCUMENT_ISSUED = "travel-document-issued"
+    PRE_DEPARTURE_READY = "pre-departure-assistance"
     RECEPTION_REQUESTED = "reception-requested"
     RECEPTION_REMINDER = "reception-reminder"
     RECEPTION_DECLINED = "reception-declined"
@@ -30,6 +35,7 @@ class Event(StrEnum):
     FOLLOWUP_OVERDUE = "followup-overdue"
     RISK_ALERT = "risk-alert"
     BOOKING_CANCELLED = "booking-cancelled"
+    TRAVEL_RESCHEDULED = "travel-rescheduled"
     SLA_BREACHED = "sla-breached"
     CASE_WITHDRAWN = "case-withdrawn"
     RETURN_STOPPED = "return-stopped"
@@ -54,14 +60,17 @@ AUDIENCE_EVENTS: dict[Audience, frozenset[Event]] = {
         E.RECEPTION_REQUESTED, E.RECEPTION_REMINDER, E.TICKET_BOOKED, E.DEPARTED,
         E.ARRIVAL_CONFIRMED, E.REINTEGRATION_PLAN, E.GRANT_APPROVED, E.FOLLOWUP_DUE,
         E.FOLLOWUP_OVERDUE, E.BOOKING_CANCELLED, E.CASE_WITHDRAWN, E.RETURN_STOPPED, E.CASE_CLOSED,
+        E.NOT_IN_BEST_INTERESTS, E.CHILD_PROTECTION_HANDOVER, E.PRE_DEPARTURE_READY,
+        E.TRAVEL_RESCHEDULED,
     }),
     Audience.EMBASSY: frozenset({
         E.TRAVEL_DOCUMENT_REQUESTED, E.EMBASSY_LIAISON, E.BOOKING_CANCELLED, E.CASE_WITHDRAWN,
-        E.RETURN_STOPPED,
+        E.RETURN_STOPPED, E.TRAVEL_RESCHEDULED,
     }),
     Audience.COORDINATORS: frozenset({
         E.REVIEW_NEEDED, E.CASE_INELIGIBLE, E.RECEPTION_DECLINED, E.FOLLOWUP_OVERDUE,
         E.RISK_ALERT, E.SLA_BREACHED, E.BOOKING_CANCELLED, E.DELIVERY_FAILED,
+        E.SAFEGUARDING_PENDING, E.NOT_IN_BEST_INTERESTS, E.EMBASSY_CONSENT_DECLINED,
     }),
 }  # fmt: skip
 
@@ -70,6 +79,17 @@ EVENT_SUMMARY: dict[Event, str] = {
     E.CASE_ACCEPTED: "The case was accepted for a voluntary return under the programme.",
     E.REVIEW_NEEDED: "The eligibility rules could not decide the case on their own.",
     E.CASE_INELIGIBLE: "The case was found not eligible for the programme.",
+    E.SAFEGUARDING_PENDING: "A child's return cannot go on yet: the best-interests "
+    "determination is pending, or the guardian's consent is missing.",
+    E.NOT_IN_BEST_INTERESTS: "The best-interests determination found that return is not in "
+    "the child's best interests: the return ends.",
+    E.CHILD_PROTECTION_HANDOVER: "A child's return was safeguarded: the child travels with an "
+    "escort and is handed over to the child-protection authority at the destination.",
+    E.EMBASSY_CONSENT_DECLINED: "The person declined to share their details with the embassy: "
+    "no travel document request goes to it.",
+    E.PRE_DEPARTURE_READY: "Pre-departure assistance was given and the person is fit to travel.",
+    E.TRAVEL_RESCHEDULED: "The journey was rescheduled: the booked travel will not take place "
+    "on the booked date, and a new booking follows.",
     E.TRAVEL_DOCUMENT_REQUESTED: "An emergency travel document was requested.",
     E.TRAVEL_DOCUMENT_ISSUED: "The travel document was issued.",
     E.RECEPTION_REQUESTED: "Before any booking, the receiving mission is asked to confirm that "
@@ -77,7 +97,7 @@ EVENT_SUMMARY: dict[Event, str] = {
     E.RECEPTION_REMINDER: "Half the time to confirm reception has passed without an answer.",
     E.RECEPTION_DECLINED: "The receiving mission answered that it cannot receive the person.",
     E.TICKET_BOOKED: "The journey was booked.",
-    E.EMBASSY_LIAISON: "The return is notified to the embassy, as the programme requires.",
+    E.EMBASSY_LIAISON: "The return is notified to the embassy, under the programme rules.",
     E.DEPARTED: "The person has departed from the UK.",
     E.ARRIVAL_CONFIRMED: "The arrival and handover were confirmed.",
     E.REINTEGRATION_PLAN: "The reintegration plan is due or was agreed.",
@@ -124,6 +144,20 @@ NEXT_ACTION: dict[tuple[Event, Audience], str] = {
     (E.RETURN_STOPPED, M): "Stop all arrangements for this case.",
     (E.RETURN_STOPPED, B): "Stop processing for this case.",
     (E.CASE_CLOSED, M): "No further action; thank you.",
+    (E.SAFEGUARDING_PENDING, C): "Obtain the best-interests determination and the guardian's "
+    "consent; nothing is requested or booked until both are recorded.",
+    (E.NOT_IN_BEST_INTERESTS, M): "Stop all arrangements for this case.",
+    (E.NOT_IN_BEST_INTERESTS, C): "Plan the child's care in the UK with the guardian and the "
+    "local authority.",
+    (E.CHILD_PROTECTION_HANDOVER, M): "Arrange the handover at arrival to the child-protection "
+    "authority named in the case (ask the UK office if it is not shown here).",
+    (E.EMBASSY_CONSENT_DECLINED, C): "Obtain a travel document another way and enter it at the "
+    "case's travel-document checkpoint.",
+    (E.PRE_DEPARTURE_READY, M): "Prepare the assistance listed here for the arrival; the "
+    "booking follows.",
+    (E.TRAVEL_RESCHEDULED, M): "Hold the arrival arrangements; you will be asked to confirm "
+    "reception for the new date.",
+    (E.TRAVEL_RESCHEDULED, B): "No action; the new date follows with the new booking.",
     (E.REVIEW_NEEDED, C): "Review the eligibility decision in SafePassage.",
     (E.CASE_INELIGIBLE, C): "Tell the referrer and discuss other support with them.",
     (E.RISK_ALERT, C): "Assess the risk now and decide whether travel can go ahead.",

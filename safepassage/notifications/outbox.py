@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
@@ -18,13 +18,16 @@ from typing import Any, cast
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
+from safepassage.models.consent_record import Purpose, Recipient
 from safepassage.models.crypto import CaseCipher, MasterKey
 from safepassage.models.errors import ConfigurationError, KeyUnavailable
 from safepassage.models.json_ready import json_ready
 from safepassage.models.store.cases import cipher_for
+from safepassage.models.store.consent import consent_tag, consents_to
 from safepassage.models.store.events import append_event
 from safepassage.models.store.orm import Case, OutboxItem
 from safepassage.notifications.events import Audience, Event, audiences_for, next_action, tag_for
+from safepassage.notifications.purposes import consents_needed
 from safepassage.notifications.render import Level, render
 from safepassage.notifications.targets import Target, Targets, load_targets
 
@@ -78,24 +81,22 @@ def detail_allowed(
     target: Target | None,
     audiences: Sequence[Audience],
     *,
-    share_with_mission: bool,
-    share_with_embassy: bool,
+    event: Event | str,
+    consents: Callable[[Recipient, Purpose], bool],
 ) -> bool:
-    """Return whether `target` may get a case's personal details as `audiences`, right now.
+    """Return whether `target` may get a case's personal details of `event` as `audiences`.
 
-    Only targets tagged `secure`, and only with the person's consent for that kind of
-    recipient; a target serving several audiences needs consent for each. Coordinators never
-    get details by notification: they are staff who can open the case in SafePassage, where
-    every reveal is logged, so a copy in a mailbox would add exposure and no capability.
+    Only targets tagged `secure`, only for an event whose details serve a purpose for each
+    audience (purposes.py), and only with the person's consent (`consents`, the store's
+    `consents_to` on the case) for that recipient and that purpose; a target serving several
+    audiences needs each. Coordinators never get details by notification: they are staff who
+    can open the case in SafePassage, where every reveal is logged, so a copy in a mailbox
+    would add exposure and no capability.
     """
-    if target is None or not target.secure or not audiences:
+    if target is None or not target.secure:
         return False
-    consent = {
-        Audience.MISSION: share_with_mission,
-        Audience.EMBASSY: share_with_embassy,
-        Audience.COORDINATORS: False,
-    }
-    return all(consent[a] for a in audiences)
+    needed = consents_needed(event, audiences)
+    return needed is not None and all(consents(r, p) for r, p in needed)
 
 
 def plan_targets(targets: Targets, event: Event, case: Case) -> list[tuple[Target, list[str]]]:
@@ -216,8 +217,8 @@ def _new_row(
     wants_detail = bool(details) and detail_allowed(
         target,
         audiences,
-        share_with_mission=case.share_with_mission,
-        share_with_embassy=case.share_with_embassy,
+        event=event,
+        consents=lambda recipient, purpose: consents_to(case, recipient, purpose),
     )
     rendered = render(
         reference=case.reference,
@@ -229,12 +230,15 @@ def _new_row(
         facts=facts,
         details=details if wants_detail else None,
     )
-    sealed = None
+    sealed, consent_for = None, None
     if rendered.detailed is not None:
         cipher = _cipher(master_key, case)
         if cipher is not None:
             purpose = sealed_purpose(item_uuid, target.label, "+".join(tags))
             sealed = cipher.seal(purpose, rendered.detailed.encode())
+            # What the body was sealed on: withdrawing any of these strips it (store/consent.py).
+            needed = consents_needed(event, audiences) or []
+            consent_for = "+".join(consent_tag(r, p) for r, p in needed)
     return {
         "uuid": item_uuid,
         "case_id": case.id,
@@ -243,6 +247,7 @@ def _new_row(
         "target": target.label,
         "stage_attempt": attempt,
         "level": Level.DETAILED.value if sealed is not None else Level.MINIMAL.value,
+        "consent_for": consent_for,
         "level_sent": None,
         "title": rendered.title[:200],
         "body": rendered.minimal,

@@ -41,6 +41,8 @@ FACT_LABELS: dict[str, str] = {
     "failed_target": "Undelivered target",
     "tries": "Delivery attempts",
     "note": "Note",
+    # What a mission must prepare for the arrival: kinds of help, never why (no health detail).
+    "assistance": "Assistance to prepare",
     # The case's page in the mission portal: the gateway's address and the reference only.
     "link": "Link",
 }

@@ -5,12 +5,35 @@ Erasure, which also talks to Prefect, is in `services.erasure`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from safepassage.models.clock import utcnow
+from safepassage.models.consent_record import ConsentSource, Purpose, Recipient
+from safepassage.models.store import consent as consent_store
 from safepassage.models.store.audit import AuditEntry, case_audit
 from safepassage.models.store.cases import get_case
-from safepassage.models.store.consent import ConsentChange, change_consent
+from safepassage.models.store.consent import ConsentChange
 from safepassage.models.store.db import Store, opened_store, store_or_opened
 from safepassage.models.store.verification import StoreCheck, verify_store
+
+__all__ = [
+    "ConsentChange",
+    "audit_trail",
+    "consent_of",
+    "record_consent",
+    "record_consent_for",
+    "verify_event_log",
+]
+
+
+def consent_of(reference: str, *, store: Store | None = None) -> list[dict[str, Any]]:
+    """Return the case's consent record: one row per recipient and purpose asked about.
+
+    Each row: recipient, purpose, agreed, recorded_on, language, interpreter_used, recorded_by,
+    source. A pair not listed was never agreed to. Nothing personal: no disclosure is logged.
+    """
+    with store_or_opened(store) as opened, opened.transaction() as session:
+        return consent_store.consent_record(get_case(session, reference))
 
 
 def record_consent(
@@ -19,19 +42,58 @@ def record_consent(
     share_with_mission: bool | None,
     share_with_embassy: bool | None,
     actor: str,
+    language: str | None = None,
+    interpreter_used: bool = False,
 ) -> ConsentChange:
-    """Record the person's consent to share as given now (None leaves that audience as it is).
+    """Record the person's consent to share as given now (None leaves that recipient as it is).
 
-    A withdrawal applies at once: the case's queued detailed messages to that audience go minimal.
+    The shorthands: the mission's answer applies to all its purposes (reception, reintegration,
+    follow-up contact), the embassy's to travel documents. A withdrawal applies at once: the
+    case's queued detailed messages that relied on it go minimal.
     """
     with opened_store() as store, store.transaction() as session:
-        return change_consent(
+        return consent_store.change_consent(
             session,
             get_case(session, reference, lock=True),
             share_with_mission=share_with_mission,
             share_with_embassy=share_with_embassy,
             actor=actor,
             now=utcnow(),
+            language=language,
+            interpreter_used=interpreter_used,
+            source=ConsentSource.CLI,
+        )
+
+
+def record_consent_for(
+    reference: str,
+    *,
+    recipient: Recipient,
+    purpose: Purpose,
+    agreed: bool,
+    language: str,
+    interpreter_used: bool,
+    actor: str,
+) -> ConsentChange:
+    """Record the person's answer, given today, for one recipient and purpose.
+
+    A withdrawal applies at once: the case's queued detailed messages that relied on that
+    consent go minimal.
+    """
+    now = utcnow()
+    with opened_store() as store, store.transaction() as session:
+        return consent_store.record_consent(
+            session,
+            get_case(session, reference, lock=True),
+            recipient=recipient,
+            purpose=purpose,
+            agreed=agreed,
+            recorded_on=now.date(),
+            language=language,
+            interpreter_used=interpreter_used,
+            actor=actor,
+            now=now,
+            source=ConsentSource.CLI,
         )
 
 

@@ -8,7 +8,8 @@ erased one, and one whose consent or destination fields fail their seal (edited 
 SafePassage: nothing about it can be trusted, least of all whose it is).
 
 Personal details reach the mission only through the store's logged reveal, only when the
-person consented to share with the receiving mission, and each time under the viewer's name.
+person consented to share with the receiving mission for reception, and each time under the
+viewer's name.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from safepassage.models import details
 from safepassage.models.checkpoints import MISSION_CHECKPOINTS, Checkpoint
 from safepassage.models.clock import utcnow
+from safepassage.models.consent_record import Purpose, Recipient
 from safepassage.models.crypto import MasterKey
 from safepassage.models.errors import CaseNotFound, CaseStateError, IntakeInvalid
 from safepassage.models.followup_plan import report_by
@@ -30,6 +32,7 @@ from safepassage.models.settings import get_settings
 from safepassage.models.sla import Wait, limits, waiting_cases
 from safepassage.models.store import state_seal
 from safepassage.models.store.cases import get_case, reveal_intake
+from safepassage.models.store.consent import consents_to
 from safepassage.models.store.db import Store, store_or_opened
 from safepassage.models.store.followups import REPORT_CHECKPOINT, FollowUpState
 from safepassage.models.store.orm import Case, CheckpointAnswer, FollowUp
@@ -141,7 +144,10 @@ def _view(
     asked = _asked_followups(session, [case.id]).get(case.id, [])
     row = _row(case, waits.get(case.reference), asked)
     shown = None
-    if reveal_to is not None and case.share_with_mission:
+    # The details shown serve the reception: they need the person's consent to share with the
+    # mission for reception (not only for, say, follow-up contact).
+    consented = consents_to(case, Recipient.MISSION, Purpose.RECEPTION)
+    if reveal_to is not None and consented:
         intake = reveal_intake(
             session, master_key, case, actor=reveal_to, purpose=REVEAL_PURPOSE, now=utcnow()
         )
@@ -152,7 +158,7 @@ def _view(
         waiting_for=row.waiting_for,
         due=row.due,
         followups=asked,
-        consented=case.share_with_mission,
+        consented=consented,
         details=shown,
     )
 

@@ -128,6 +128,8 @@ def history_of(session: Session, master_key: MasterKey, case: Case) -> History:
         ticket=_latest(session, master_key, case, Checkpoint.TICKET, TicketAnswer),
         departure=_latest(session, master_key, case, Checkpoint.DEPARTURE, DepartureAnswer),
         recommended_grant_chf=arrival.recommended_grant_chf if arrival else None,
+        earliest_departure=intake.earliest_departure,
+        today=utcnow().date(),
     )
 
 
@@ -137,6 +139,19 @@ def _latest(
     attempt = latest_answer_attempt(session, case, checkpoint.value)
     if attempt is None:
         return None
+    return stored_answer(session, master_key, case, checkpoint, attempt=attempt, model=model)
+
+
+def stored_answer(
+    session: Session,
+    master_key: MasterKey,
+    case: Case,
+    checkpoint: Checkpoint,
+    *,
+    attempt: int,
+    model: type[M],
+) -> M:
+    """Return the accepted answer to `checkpoint` ask `attempt`, read from the sealed store."""
     return read_stored(
         model,
         read_answer_for_stage(session, master_key, case, checkpoint.value, attempt),
@@ -158,7 +173,34 @@ def summarise(checkpoint: Checkpoint, answer: Any) -> dict[str, Any]:
         case Checkpoint.TICKET:
             return {"escort": answer.escort}
         case Checkpoint.DEPARTURE:
-            return {"boarded": answer.boarded}
+            # Why a person did not board stays sealed (it may be medical); the flow needs to
+            # know only whether the journey was moved on purpose, and to when.
+            summary: dict[str, Any] = {
+                "boarded": answer.boarded,
+                "rescheduled": answer.reason == "rescheduled",
+            }
+            if answer.rescheduled_to is not None:
+                summary["rescheduled_to"] = answer.rescheduled_to.isoformat()
+            return summary
+        case Checkpoint.CHILD_SAFEGUARDING:
+            # The guardian, the references and the authority stay sealed.
+            return {
+                "guardian_type": answer.guardian_type,
+                "guardian_consent": answer.guardian_consent,
+                "best_interests": answer.best_interests,
+            }
+        case Checkpoint.CONSENT:
+            return {"share_with_embassy": answer.share_with_embassy}
+        case Checkpoint.PRE_DEPARTURE:
+            # Fitness and assistance are what the flow and the mission act on; notes stay sealed.
+            summary = {
+                "fit_to_travel": answer.fit_to_travel,
+                "airport_assistance": answer.airport_assistance,
+                "transit_assistance": answer.transit_assistance,
+            }
+            if answer.ask_again_on is not None:
+                summary["ask_again_on"] = answer.ask_again_on.isoformat()
+            return summary
         case Checkpoint.FOLLOWUP_REPORT:
             # Wellbeing and services stay sealed; the flow needs only these two to act on.
             return {

@@ -13,14 +13,25 @@ from safepassage.notifications import Event, deliver_now, queue_notifications
 from safepassage.orchestration.task_options import STAGE_TASK
 from safepassage.tasks.ticketing import queue_journey
 
+#: What the mission and the embassy read of a journey that did not happen: never why.
+NOT_BOARDED = "the person did not board; a new booking follows"
+RESCHEDULED = "the journey was rescheduled to a new date; a new booking follows"
+
 
 @task(**STAGE_TASK)
-def confirm_departure(reference: str, attempt: int, boarded: bool) -> bool:
-    """Act on the departure answer of booking `attempt`; return whether the person boarded."""
+def confirm_departure(
+    reference: str, attempt: int, boarded: bool, rescheduled: bool = False
+) -> bool:
+    """Act on the departure answer of booking `attempt`; return whether the person boarded.
+
+    Not boarded, the case goes back to ticketing. A journey moved on purpose (`rescheduled`)
+    is told as a change of date (`travel-rescheduled`), not as a person who failed to board.
+    """
     at = utcnow()
     with case_transaction(reference) as (store, session, case):
         if not boarded:
-            if record_action(session, case, "not-boarded", attempt, now=at):
+            action = "travel-rescheduled" if rescheduled else "not-boarded"
+            if record_action(session, case, action, attempt, now=at):
                 # The mission expected the person on that flight: it is off, a new booking follows.
                 set_stage(
                     session, case, Stage.TICKETING, actor="flow", now=at, detail={"rebooking": True}
@@ -29,9 +40,9 @@ def confirm_departure(reference: str, attempt: int, boarded: bool) -> bool:
                     session,
                     store.master_key,
                     case,
-                    Event.BOOKING_CANCELLED,
+                    Event.TRAVEL_RESCHEDULED if rescheduled else Event.BOOKING_CANCELLED,
                     attempt=str(attempt),
-                    facts={"reason": "the person did not board; a new booking follows"},
+                    facts={"reason": RESCHEDULED if rescheduled else NOT_BOARDED},
                     now=at,
                 )
         elif record_action(session, case, "departed", attempt, now=at):

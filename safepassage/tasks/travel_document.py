@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from prefect import task
 
 from safepassage.models import details
@@ -14,12 +16,14 @@ from safepassage.models.store.workflow import record_action, set_stage
 from safepassage.models.vocabulary import Stage
 from safepassage.notifications import Event, deliver_now, queue_notifications
 from safepassage.orchestration.task_options import STAGE_TASK
+from safepassage.tasks.checkpoints import history_of
 
 
 @task(**STAGE_TASK)
-def request_travel_document(reference: str) -> bool:
-    """Request an emergency travel document unless a passport valid on the day of travel is
-    held (checked against today: it may have expired while the case waited); True if requested.
+def travel_document_needed(reference: str) -> bool:
+    """Return whether an emergency travel document is needed: no passport valid on the day of
+    travel (checked against today: it may have expired while the case waited). Cached per
+    case, so a replay takes the same branch.
     """
     at = utcnow()
     with case_transaction(reference) as (store, session, case):
@@ -33,27 +37,53 @@ def request_travel_document(reference: str) -> bool:
                 now=at,
                 detail={"reason": "valid passport held"},
             )
-        elif record_action(session, case, "travel-document-requested", now=at):
-            set_stage(session, case, Stage.TRAVEL_DOCUMENT, actor="flow", now=at)
+    return needed
+
+
+@task(**STAGE_TASK)
+def request_travel_document(reference: str, attempt: int = 1, *, to_embassy: bool = True) -> None:
+    """Put the case at the travel-document stage; request the document from the embassy
+    unless the person declined to share with it (`to_embassy` False: obtained another way).
+
+    A later attempt is a new document: the journey moved past the last one's expiry.
+    """
+    at = utcnow()
+    with case_transaction(reference) as (store, session, case):
+        set_stage(
+            session, case, Stage.TRAVEL_DOCUMENT, actor="flow", now=at, detail={"attempt": attempt}
+        )
+        action = "travel-document-requested" if to_embassy else "travel-document-awaited"
+        if record_action(session, case, action, attempt, now=at) and to_embassy:
+            intake = read_intake_for_stage(session, store.master_key, case)
             queue_notifications(
                 session,
                 store.master_key,
                 case,
                 Event.TRAVEL_DOCUMENT_REQUESTED,
+                attempt=str(attempt),
                 details=details.person(intake),
                 now=at,
             )
     deliver_now(process_store(), reference)
-    return needed
 
 
 @task(**STAGE_TASK)
-def record_travel_document(reference: str) -> None:
+def record_travel_document(reference: str, attempt: int = 1) -> None:
     """Tell the mission the document is issued (its number stays in the case store)."""
     at = utcnow()
     with case_transaction(reference) as (store, session, case):
-        if record_action(session, case, "travel-document-issued", now=at):
+        if record_action(session, case, "travel-document-issued", attempt, now=at):
             queue_notifications(
-                session, store.master_key, case, Event.TRAVEL_DOCUMENT_ISSUED, now=at
-            )
+                session, store.master_key, case, Event.TRAVEL_DOCUMENT_ISSUED,
+                attempt=str(attempt), now=at,
+            )  # fmt: skip
     deliver_now(process_store(), reference)
+
+
+@task(**STAGE_TASK)
+def document_valid_on(reference: str, attempt: int, day: str) -> bool:
+    """Return whether the person's travel document is still valid on `day` (ISO date), the new
+    date of the journey booking `attempt` was rescheduled to. Read from the sealed store."""
+    with case_transaction(reference) as (store, session, case):
+        valid_until = history_of(session, store.master_key, case).document_valid_until
+    return valid_until is None or dt.date.fromisoformat(day) <= valid_until

@@ -88,7 +88,7 @@ def _open_booking(session: Session, case: Case) -> int | None:
         return None
     used = any(
         find_action(session, case, action, attempt) is not None
-        for action in ("departed", "not-boarded")
+        for action in ("departed", "not-boarded", "travel-rescheduled")
     )
     return None if used else attempt
 

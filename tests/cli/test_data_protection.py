@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from safepassage.models.store.cases import get_case
 from safepassage.models.store.db import Store
+from safepassage.models.store.events import case_events
 from tests.cli.helpers import cli_actor, run_cli
 from tests.factories import PERSONAL_VALUES
 from tests.stored import stored_case as take
@@ -131,23 +132,177 @@ def test_retention_erases_only_cases_ended_before_the_period(store: Store) -> No
     assert "retention_months" in bad.stderr.lower() or "RETENTION_MONTHS" in bad.stderr
 
 
-def test_consent_is_recorded_and_bad_options_are_named(store: Store) -> None:
+def test_consent_shorthands_are_recorded_and_bad_values_are_named_without_echo(
+    store: Store,
+) -> None:
     ref = take(store)
-    missing = run_cli("consent", ref)
-    assert missing.code == 2
-    assert "--share-with-mission" in missing.stderr
     wrong = run_cli("consent", ref, "--share-with-mission", "maybe")
     assert wrong.code == 2
+    assert "--share-with-mission: must be one of yes, no" in wrong.stderr
+    assert "maybe" not in wrong.stderr + wrong.stdout
     changed = run_cli("consent", ref, "--share-with-mission", "no", "--by", "officer", "--json")
     assert changed.code == 0, changed.stderr
     assert changed.json()["share_with_mission"] is False
     assert changed.json()["changed"] is True
+    assert {(c["purpose"], c["agreed"], c["before"]) for c in changed.json()["changes"]} == {
+        ("reception", False, True),
+        ("reintegration", False, True),
+        ("followup-contact", False, True),
+    }
     with store.transaction() as session:
         assert get_case(session, ref).share_with_mission is False
     audit = run_cli("audit", ref, "--json").json()
     assert ("consent changed", cli_actor("officer")) in {
         (e["what"], e["who"]) for e in audit["entries"]
     }
+
+
+def test_consent_without_options_shows_the_record_the_case_file_filled(store: Store) -> None:
+    ref = take(store, consent__recorded_on="2026-11-02")
+    shown = run_cli("consent", ref, "--json")
+    assert shown.code == 0, shown.stderr
+    rows = {(r["recipient"], r["purpose"]): r for r in shown.json()["consent"]}
+    assert set(rows) == {
+        ("mission", "reception"),
+        ("mission", "reintegration"),
+        ("mission", "followup-contact"),
+        ("embassy", "travel-documents"),
+    }  # the providers were never asked: no consent
+    assert rows["mission", "followup-contact"] == {
+        "recipient": "mission",
+        "purpose": "followup-contact",
+        "agreed": True,
+        "recorded_on": "2026-11-02",
+        "language": None,  # the case file does not say which language consent was given in
+        "interpreter_used": False,
+        "recorded_by": "t",
+        "source": "case-file",
+    }
+    assert rows["embassy", "travel-documents"]["agreed"] is False
+    table = run_cli("consent", ref)
+    assert table.code == 0, table.stderr
+    assert "followup-contact" in table.stdout
+    assert "not listed: no consent" in table.stdout
+
+
+#: One answer per purpose, as an operator would record them one after the other.
+ANSWERS = [
+    ("mission", "followup-contact", "no", "bg", False),
+    ("providers", "reintegration", "yes", "bg", True),
+    ("embassy", "travel-documents", "yes", "en", True),
+    ("mission", "reception", "no", "bg", False),
+]
+
+
+def test_each_answer_per_recipient_and_purpose_is_recorded_and_audited(store: Store) -> None:
+    ref = take(store)
+    for recipient, purpose, agree, language, interpreter in ANSWERS:
+        given = ["--recipient", recipient, "--purpose", purpose, "--agree", agree]
+        given += ["--language", language.upper()] + (["--interpreter"] if interpreter else [])
+        result = run_cli("consent", ref, *given, "--by", "officer D", "--json")
+        assert result.code == 0, result.stderr
+        assert result.json()["changes"] == [
+            {
+                "recipient": recipient,
+                "purpose": purpose,
+                "agreed": agree == "yes",
+                "before": {"mission": True, "embassy": False}.get(recipient),
+            }
+        ]
+        again = run_cli("consent", ref, *given, "--json")  # the same answer: nothing written
+        assert again.json()["changed"] is False
+    rows = {
+        (r["recipient"], r["purpose"]): r
+        for r in run_cli("consent", ref, "--json").json()["consent"]
+    }
+    assert rows["providers", "reintegration"] == {
+        "recipient": "providers",
+        "purpose": "reintegration",
+        "agreed": True,
+        "recorded_on": dt.datetime.now(dt.UTC).date().isoformat(),
+        "language": "bg",
+        "interpreter_used": True,
+        "recorded_by": cli_actor("officer D"),
+        "source": "cli",
+    }
+    assert rows["mission", "reintegration"]["agreed"] is True  # untouched by the others
+    with store.transaction() as session:
+        case = get_case(session, ref)
+        assert (case.share_with_mission, case.share_with_embassy) == (False, True)
+        events = [e for e in case_events(session, ref) if e.kind == "consent-changed"]
+    assert [
+        (e.detail["recipient"], e.detail["purpose"], e.detail["agreed"], e.actor) for e in events
+    ] == [(r, p, a == "yes", cli_actor("officer D")) for r, p, a, _, _ in ANSWERS]
+    for event in events:
+        assert "language" not in event.detail  # the log keeps what changed, not how it was said
+    audit = run_cli("audit", ref).stdout
+    assert "purpose=followup-contact" in audit
+
+
+def answer(
+    recipient: str = "mission", purpose: str = "reception", agree: str = "yes", language: str = "ro"
+) -> list[str]:
+    return [
+        "--recipient",
+        recipient,
+        "--purpose",
+        purpose,
+        "--agree",
+        agree,
+        "--language",
+        language,
+    ]
+
+
+#: Bad answers typed at `consent`, what the error must name, and what it must not repeat.
+BAD_ANSWERS: dict[str, tuple[list[str], str, str | None]] = {
+    "unknown recipient": (
+        answer(recipient="Popescu"),
+        "--recipient: must be one of mission, embassy, providers",
+        "Popescu",
+    ),
+    "unknown purpose": (
+        answer(purpose="Vratsa"),
+        "--purpose: must be one of reception, travel-documents, reintegration, followup-contact",
+        "Vratsa",
+    ),
+    "agree not yes or no": (answer(agree="Zenobia"), "--agree: must be one of yes, no", "Zenobia"),
+    "not a language code": (
+        answer(language="Quillfeather"),
+        "--language: must be an ISO 639-1 language code",
+        "Quillfeather",
+    ),
+    "language missing": (answer()[:-2], "--language: is required", None),
+    "purpose and agree missing": (
+        ["--recipient", "embassy", "--language", "ro"],
+        "--purpose: is required",
+        None,
+    ),
+    "shorthand and one answer": (
+        ["--share-with-embassy", "yes", *answer(agree="no")],
+        "not both",
+        None,
+    ),
+    "interpreter alone": (["--interpreter"], "--recipient: is required", None),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ANSWERS))
+def test_a_bad_consent_answer_exits_2_naming_the_option_and_never_repeating_it(
+    sqlite_store: Store, case: str
+) -> None:
+    ref = take(sqlite_store)
+    given, named, secret = BAD_ANSWERS[case]
+    refused = run_cli("consent", ref, *given)
+    assert refused.code == 2
+    assert named in refused.stderr
+    if secret is not None:
+        assert secret not in refused.stderr + refused.stdout
+        assert secret.lower() not in (refused.stderr + refused.stdout).lower()
+    if case == "purpose and agree missing":
+        assert "--agree: is required" in refused.stderr
+    with sqlite_store.transaction() as session:
+        assert not [e for e in case_events(session, ref) if e.kind == "consent-changed"]
 
 
 def test_the_audit_lists_a_reveal_and_an_export_without_personal_data(store: Store) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -69,6 +70,22 @@ def test_a_coordinator_takes_a_case_in_and_answers_its_checkpoint_from_the_cli(
     answered = {e["detail"].get("checkpoint"): e["actor"] for e in events
                 if e["kind"] == "checkpoint-answered"}  # fmt: skip
     assert answered["travel-document"] == cli_actor("AB")
+
+    # No travel before the recovery period ends: a ticket two days early is refused, by name.
+    earliest = dt.date.fromisoformat(json.loads(case_file.read_text())["earliest_departure"])
+    early = json.loads((ANSWERS / "ticket.json").read_text())
+    early_day = earliest - dt.timedelta(days=2)
+    early["departure_at"] = f"{early_day}T09:40:00+00:00"
+    early["arrival_at"] = f"{early_day}T14:20:00+02:00"
+    early_ticket = tmp_path / "early-ticket.json"
+    early_ticket.write_text(json.dumps(early))
+    too_early = run_cli("resume", reference, "--input", str(early_ticket), env=env)
+    assert too_early.code == 2
+    assert "departure_at: is before the person's earliest departure" in too_early.stderr
+    # The sample ticket flies after it: booked.
+    booked = run_cli("resume", reference, "--input", str(ANSWERS / "ticket.json"), env=env)
+    assert booked.code == 0, booked.stderr
+    assert f"resumed {reference} at ticket" in booked.stdout
 
 
 def test_resume_refuses_a_case_that_waits_for_nothing(served: World, tmp_path: Path) -> None:

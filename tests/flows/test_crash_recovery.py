@@ -175,9 +175,9 @@ def test_a_case_killed_between_checkpoints_completes_after_a_restart_with_nothin
         "departed",
     ):
         assert kinds.count(kind) == 1, kind
-    assert (
-        kinds.count("checkpoint-answered") == 5
-    )  # document, reception, ticket, departure, arrival
+    # consent (to share with the embassy), document, pre-departure, reception, ticket,
+    # departure, arrival
+    assert kinds.count("checkpoint-answered") == 7
     sent = [
         json.loads(line)["title"].split(": ")[1]
         for line in (crashable.home / "notifications" / "mission-bg.jsonl").read_text().splitlines()

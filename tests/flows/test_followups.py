@@ -76,14 +76,17 @@ def test_a_followup_cycle_asks_the_mission_takes_each_report_and_closes_the_case
     served: World,
 ) -> None:
     _wait_for_deployment(REINTEGRATION_FOLLOWUP.full_name)
+    # Flown eight days ago (the sample answers fly 14 days after the `today` they are given,
+    # after a recovery period that ended before): follow-up 1 falls due within the 30-day
+    # horizon, so the return-case run itself schedules it in Prefect.
+    played_on = dt.date.today() - dt.timedelta(days=22)
     case = take(
         "CZ",
         Scenario(risk_at_followups=frozenset({2})),
         travel_document__holds_valid_passport=True,
+        earliest_departure=played_on.isoformat(),
     )
-    # Flown eight days ago (the sample answers count from `today`): follow-up 1 falls due within
-    # the 30-day horizon, so the return-case run itself schedules it in Prefect.
-    play([case], timeout=360, today=dt.date.today() - dt.timedelta(days=8))
+    play([case], timeout=360, today=played_on)
     assert case.stage == "reintegration"
     # The stage changes in the store first; the run is created in Prefect a moment after.
     (planned_run,) = eventually(

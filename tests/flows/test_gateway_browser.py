@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from safepassage.demo.coordinator import play
+from safepassage.demo.sample_answers import sample_answer
 from safepassage.gateway import strings
 from safepassage.models.case_view import artifact_key
 from safepassage.models.checkpoints import Checkpoint
@@ -144,7 +145,9 @@ def test_an_officer_and_a_coordinator_each_act_under_their_own_name_through_the_
         pytest.fail("no /usr/bin/chromium: run scripts/install-browser (README, command 2)")
     from playwright.sync_api import expect, sync_playwright
 
-    case = take("BG")  # no valid passport: the embassy issues a document, then reception
+    # No valid passport and no consent to share with the embassy: the office records the
+    # person's consent (the demo's answer), the embassy issues a document, then reception.
+    case = take("BG")
     other = take("RO", travel_document__holds_valid_passport=True)  # another mission's case
     play([case, other], stop_at={Checkpoint.TRAVEL_DOCUMENT, Checkpoint.RECEPTION}, timeout=240)
     wait_at(case.reference, "travel-document")
@@ -214,6 +217,8 @@ def test_an_officer_and_a_coordinator_each_act_under_their_own_name_through_the_
             expect(page.get_by_text(artifact_key(case.reference), exact=True)).to_be_visible()
 
             # -- the BG mission's officer: its cases only, the reception accepted ------------
+            # (after the office's pre-departure assistance: the demo's answer)
+            play([case], stop_at={Checkpoint.RECEPTION}, timeout=240)
             wait_at(case.reference, "reception")
             portal = _context(browser, gateway).new_page()
             pages.append(portal)
@@ -246,7 +251,9 @@ def test_an_officer_and_a_coordinator_each_act_under_their_own_name_through_the_
             wait_at(case.reference, "arrival")
 
             # -- the officer confirms the arrival ---------------------------------------------
-            flight_day = dt.date.today() + dt.timedelta(days=7)  # the demo's first flight
+            flight_day = sample_answer(  # the day of the demo's first flight
+                Checkpoint.TICKET, attempt=1, scenario=case.scenario, today=dt.date.today()
+            )["departure_at"][:10]
             portal.goto(f"{gateway}/mission/cases/{case.reference}")
             portal.get_by_role("link", name=strings.ANSWER_NOW).click()
             expect(portal.get_by_role("heading", level=1)).to_have_text(strings.ARRIVAL_TITLE)

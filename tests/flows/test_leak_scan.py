@@ -64,8 +64,9 @@ def test_no_detail_leaks_anywhere_and_an_erased_case_is_gone_for_good(
     env = {"PREFECT_API_URL": served.api_url}
     # 1. A Bulgarian case to its end, through a missed flight (the secrets in its answers too).
     travelled = take("BG", Scenario(missed_flights=1))
-    # 2. A Romanian case withdrawn while its travel document is awaited, then erased.
-    withdrawn = take("RO", None, **_person(WITHDRAWN_PERSON))
+    # 2. A Romanian case withdrawn while its travel document is awaited, then erased. The
+    # person declined to share with the embassy: no receiver ever had their details.
+    withdrawn = take("RO", Scenario(embassy_consent=False), **_person(WITHDRAWN_PERSON))
     # 3. A case without consent to return: refused at intake, taken in through the CLI twice.
     refused_file = tmp_path / "refused.json"
     refused_file.write_text(

@@ -37,7 +37,12 @@ def test_a_declined_reception_asked_again_and_accepted_reaches_the_ticket(
 
     status = case_status(case.reference)
     assert (status["stage"], status["waiting_for"]) == ("ticketing", "ticket")
-    assert case.answered == [("reception", 1), ("reception-decision", 1), ("reception", 2)]
+    assert case.answered == [
+        ("pre-departure", 1),
+        ("reception", 1),
+        ("reception-decision", 1),
+        ("reception", 2),
+    ]
     answers = _answers(case.reference)
     assert [(c, n) for c, n, _ in answers] == case.answered
     # The demo's coordinator answered in the Prefect UI's stead: on the mission's behalf.
@@ -50,6 +55,7 @@ def test_a_declined_reception_asked_again_and_accepted_reaches_the_ticket(
 
     assert received(served, "mission-bg", case.reference) == [
         "case-accepted",
+        "pre-departure-assistance",
         "reception-requested",
         "reception-requested",
     ]
@@ -79,9 +85,10 @@ def test_a_stop_after_a_declined_reception_ends_the_return_as_stopped(served: Wo
         timeout=60,
         what="the stopped case's run to complete",
     )
-    assert case.answered == [("reception", 1), ("reception-decision", 1)]
+    assert case.answered == [("pre-departure", 1), ("reception", 1), ("reception-decision", 1)]
     assert received(served, "mission-ro", case.reference) == [
         "case-accepted",
+        "pre-departure-assistance",
         "reception-requested",
         "return-stopped",
     ]

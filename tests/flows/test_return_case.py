@@ -31,6 +31,7 @@ MISSION_PATH = [
     "case-accepted",
     "travel-document-requested",
     "travel-document-issued",
+    "pre-departure-assistance",
     "reception-requested",
     "ticket-booked",
     "departed",
@@ -230,10 +231,11 @@ def test_a_failed_run_retried_repeats_no_side_effect_and_asks_nothing_again(serv
     kinds = event_kinds(case.reference)
     assert kinds.count("identification-checked") == 1
     assert kinds.count("booking-requested") == 1
-    # Reception and the ticket, each answered once, never asked again.
-    assert kinds.count("checkpoint-answered") == 2
+    # Pre-departure, reception and the ticket, each answered once, never asked again.
+    assert kinds.count("checkpoint-answered") == 3
     assert received(served, "mission-hu", case.reference) == [
         "case-accepted",
+        "pre-departure-assistance",
         "reception-requested",
         "ticket-booked",
     ]

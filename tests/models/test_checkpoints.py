@@ -21,6 +21,7 @@ from safepassage.models.checkpoints import (
     TravelDocumentAnswer,
     problems_with,
 )
+from safepassage.models.errors import FieldProblem
 
 TODAY = dt.date(2026, 11, 29)
 HISTORY = History(consent_recorded_on=dt.date(2026, 11, 20), escort_required=False, programme="RO")
@@ -129,3 +130,190 @@ def test_a_document_that_expired_before_consent_is_refused() -> None:
     document = answer(Checkpoint.TRAVEL_DOCUMENT, valid_until="2026-01-01")
     assert isinstance(document, TravelDocumentAnswer)
     assert fields(problems_with(document, HISTORY)) == ["valid_until"]
+
+
+# --- the checkpoints before departure (issue 16) -------------------------------------------
+
+#: The history of a case judged on TODAY, its recovery period ending a week later.
+JUDGED = History(
+    **{**HISTORY.__dict__, "today": TODAY, "earliest_departure": TODAY + dt.timedelta(days=7)}
+)
+
+
+def said(found: list[FieldProblem], *values: object) -> list[str]:
+    """Return the problems as shown, after checking that none repeats a submitted value."""
+    shown = [str(p) for p in found]
+    for text in shown:
+        for value in values:
+            assert str(value) not in text, f"{text!r} repeats {value!r}"
+    return shown
+
+
+def test_a_child_s_consent_needs_its_date_which_must_not_lie_ahead() -> None:
+    no_date = answer(Checkpoint.CHILD_SAFEGUARDING, consent_date=None)
+    assert said(problems_with(no_date, JUDGED)) == [
+        "consent_date: is required when consent was given"
+    ]
+    ahead = TODAY + dt.timedelta(days=1)
+    future = answer(Checkpoint.CHILD_SAFEGUARDING, consent_date=ahead.isoformat())
+    assert said(problems_with(future, JUDGED), ahead.isoformat()) == [
+        "consent_date: must not be in the future"
+    ]
+    # No consent (yet): no date is needed, and the answer is judged by the stage, not refused.
+    refused = answer(Checkpoint.CHILD_SAFEGUARDING, guardian_consent=False, consent_date=None)
+    assert problems_with(refused, JUDGED) == []
+
+
+def test_a_determination_needs_its_reference_and_a_return_names_the_receiving_authority() -> None:
+    made = answer(Checkpoint.CHILD_SAFEGUARDING, bid_reference=None)
+    assert fields(problems_with(made, JUDGED)) == ["bid_reference"]
+    for decided in ("return", "not_in_best_interests"):
+        unreferenced = answer(
+            Checkpoint.CHILD_SAFEGUARDING, best_interests=decided, bid_reference=None
+        )
+        assert "bid_reference" in fields(problems_with(unreferenced, JUDGED))
+    nobody = answer(Checkpoint.CHILD_SAFEGUARDING, receiving_authority=None)
+    assert said(problems_with(nobody, JUDGED)) == [
+        "receiving_authority: is required for a return: name who receives the child at the "
+        "destination"
+    ]
+    # Pending needs neither; a return ended by the determination needs no receiving authority.
+    pending = answer(
+        Checkpoint.CHILD_SAFEGUARDING,
+        best_interests="pending",
+        bid_reference=None,
+        receiving_authority=None,
+    )
+    ended = answer(
+        Checkpoint.CHILD_SAFEGUARDING,
+        best_interests="not_in_best_interests",
+        receiving_authority=None,
+    )
+    assert problems_with(pending, JUDGED) == []
+    assert problems_with(ended, JUDGED) == []
+
+
+def test_a_guardian_type_outside_the_list_is_refused_by_the_form() -> None:
+    raw = sample_answer(Checkpoint.CHILD_SAFEGUARDING, attempt=1, scenario=Scenario(), today=TODAY)
+    with pytest.raises(ValidationError, match=r"guardian_type\s+Input should be 'parent'"):
+        FORMS[Checkpoint.CHILD_SAFEGUARDING].model_validate({**raw, "guardian_type": "aunt"})
+
+
+def test_consent_to_the_embassy_must_not_be_recorded_ahead_of_today() -> None:
+    ahead = TODAY + dt.timedelta(days=3)
+    future = answer(Checkpoint.CONSENT, recorded_on=ahead.isoformat())
+    assert said(problems_with(future, JUDGED), ahead.isoformat()) == [
+        "recorded_on: must not be in the future"
+    ]
+    assert problems_with(answer(Checkpoint.CONSENT, share_with_embassy=False), JUDGED) == []
+
+
+def test_pre_departure_counselling_cannot_lie_ahead_and_not_yet_names_a_later_day() -> None:
+    ahead = TODAY + dt.timedelta(days=2)
+    counselled = answer(Checkpoint.PRE_DEPARTURE, counselled_on=ahead.isoformat())
+    assert said(problems_with(counselled, JUDGED), ahead.isoformat()) == [
+        "counselled_on: must not be in the future"
+    ]
+    undated = answer(Checkpoint.PRE_DEPARTURE, fit_to_travel="not_yet")
+    assert said(problems_with(undated, JUDGED)) == [
+        "ask_again_on: is required when not yet fit to travel"
+    ]
+    for day in (TODAY, TODAY - dt.timedelta(days=1)):
+        today = answer(
+            Checkpoint.PRE_DEPARTURE, fit_to_travel="not_yet", ask_again_on=day.isoformat()
+        )
+        assert said(problems_with(today, JUDGED), day.isoformat()) == [
+            "ask_again_on: must be after today"
+        ]
+    later = (TODAY + dt.timedelta(days=1)).isoformat()
+    assert (
+        problems_with(
+            answer(Checkpoint.PRE_DEPARTURE, fit_to_travel="not_yet", ask_again_on=later), JUDGED
+        )
+        == []
+    )
+    for fit in ("yes", "medical_escort"):
+        fit_now = answer(Checkpoint.PRE_DEPARTURE, fit_to_travel=fit, ask_again_on=later)
+        assert said(problems_with(fit_now, JUDGED), later) == [
+            "ask_again_on: applies only when not yet fit to travel"
+        ]
+
+
+def test_an_interpreter_language_must_be_an_iso_639_1_code() -> None:
+    raw = sample_answer(Checkpoint.PRE_DEPARTURE, attempt=1, scenario=Scenario(), today=TODAY)
+    assert answer(Checkpoint.PRE_DEPARTURE, interpreter_language=None)
+    with pytest.raises(ValidationError, match="interpreter_language"):
+        FORMS[Checkpoint.PRE_DEPARTURE].model_validate({**raw, "interpreter_language": "xx"})
+
+
+def test_a_ticket_before_the_end_of_the_recovery_period_is_refused() -> None:
+    recovery = History(
+        **{**JUDGED.__dict__, "earliest_departure": dt.date(2026, 12, 20)}
+    )  # the sample flight leaves on 13 December
+    ticket = answer(Checkpoint.TICKET)
+    assert isinstance(ticket, TicketAnswer)
+    assert ticket.departure_at.date() == dt.date(2026, 12, 13)
+    assert said(problems_with(ticket, recovery), "2026-12-13", "2026-12-20") == [
+        "departure_at: is before the person's earliest departure (the end of the recovery "
+        "period): book a later date"
+    ]
+    on_the_day = History(**{**JUDGED.__dict__, "earliest_departure": dt.date(2026, 12, 13)})
+    assert problems_with(ticket, on_the_day) == []
+    unknown = History(**{**JUDGED.__dict__, "earliest_departure": None})
+    assert problems_with(ticket, unknown) == []
+
+
+def test_not_boarded_says_why_and_only_a_rescheduled_journey_has_a_new_date() -> None:
+    why_not = answer(Checkpoint.DEPARTURE, boarded=False, departed_at=None)
+    assert said(problems_with(why_not, JUDGED)) == [
+        "reason: is required when the person did not board"
+    ]
+    for reason in ("rescheduled", "no_show", "denied_boarding", "medical", "other"):
+        missed = answer(Checkpoint.DEPARTURE, boarded=False, departed_at=None, reason=reason)
+        assert problems_with(missed, JUDGED) == []
+    later = (TODAY + dt.timedelta(days=10)).isoformat()
+    moved = answer(
+        Checkpoint.DEPARTURE, boarded=False, departed_at=None, reason="rescheduled",
+        rescheduled_to=later,
+    )  # fmt: skip
+    assert problems_with(moved, JUDGED) == []
+    no_show = answer(
+        Checkpoint.DEPARTURE, boarded=False, departed_at=None, reason="no_show",
+        rescheduled_to=later,
+    )  # fmt: skip
+    assert said(problems_with(no_show, JUDGED), later) == [
+        "rescheduled_to: applies to a rescheduled journey only"
+    ]
+    earlier = (TODAY - dt.timedelta(days=1)).isoformat()
+    back = answer(
+        Checkpoint.DEPARTURE, boarded=False, departed_at=None, reason="rescheduled",
+        rescheduled_to=earlier,
+    )  # fmt: skip
+    assert said(problems_with(back, JUDGED), earlier) == ["rescheduled_to: must not be in the past"]
+    # Not boarded, yet a departure time: one of the two is a mistake, and nothing is guessed.
+    left = answer(Checkpoint.DEPARTURE, boarded=False, reason="no_show")
+    assert said(problems_with(left, JUDGED)) == ["departed_at: applies only when the person boarded"]
+
+
+def test_boarded_needs_the_departure_time_and_no_reason_or_new_date() -> None:
+    untimed = answer(Checkpoint.DEPARTURE, departed_at=None)
+    assert said(problems_with(untimed, JUDGED)) == [
+        "departed_at: is required when the person boarded"
+    ]
+    with_reason = answer(Checkpoint.DEPARTURE, reason="medical")
+    assert said(problems_with(with_reason, JUDGED), "medical") == [
+        "reason: applies only when the person did not board"
+    ]
+    later = (TODAY + dt.timedelta(days=10)).isoformat()
+    with_date = answer(Checkpoint.DEPARTURE, rescheduled_to=later)
+    assert said(problems_with(with_date, JUDGED), later) == [
+        "rescheduled_to: applies only when the person did not board"
+    ]
+    assert problems_with(answer(Checkpoint.DEPARTURE), JUDGED) == []
+
+
+def test_an_arrival_after_a_journey_not_boarded_is_judged_without_a_departure_time() -> None:
+    missed = answer(Checkpoint.DEPARTURE, boarded=False, departed_at=None, reason="no_show")
+    assert isinstance(missed, DepartureAnswer)
+    history = History(**{**JUDGED.__dict__, "departure": missed})
+    assert problems_with(answer(Checkpoint.ARRIVAL), history) == []

@@ -64,6 +64,9 @@ def test_erasing_a_closed_case_destroys_its_key_and_records_and_keeps_the_statis
         assert case.intake_fingerprint is None
         assert (case.programme, case.stage, case.decision_outcome) == ("BG", "closed", "eligible")
         assert case.status == "erased"
+        # The consent record (the person's language, when they were asked) goes too.
+        assert case.consent == {}
+        assert (case.share_with_mission, case.share_with_embassy) == (False, False)
         with pytest.raises(KeyUnavailable, match=rf"case {ref} was erased"):
             read_intake_for_stage(session, store.master_key, case)
         erased = [e for e in case_events(session, ref) if e.kind == "case-erased"]

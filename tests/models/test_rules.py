@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from safepassage.models.intake import Intake
+from safepassage.models.office_policy import DEFAULT_POLICY
 from safepassage.models.rules import (
     HU_BASE_GRANT_CHF,
     PROGRAMME_SERVICES,
+    RULES,
     RULES_VERSION,
     decide,
     needs_travel_document,
 )
+from safepassage.models.settings import get_settings
 from safepassage.models.vocabulary import Outcome, Programme
 from tests.factories import TODAY, intake, intake_document
 
@@ -29,33 +33,34 @@ CASES: list[tuple[str, dict[str, Any], Outcome, set[str]]] = [
     *[(p, {"consent__voluntary_return": False}, X, {"voluntary-return"}) for p in NAMED],
     ("ADHOC", {"consent__voluntary_return": False}, X, {"voluntary-return"}),
     # Named programmes return only to their own country.
-    ("BG", {"destination_country": "RO"}, X, {"destination"}),
-    ("CZ", {"destination_country": "SK"}, X, {"destination"}),
-    ("RO", {"destination_country": "MD"}, X, {"destination"}),
-    ("HU", {"destination_country": "AT"}, X, {"destination"}),
+    ("BG", {"destination_country": "RO"}, X, {"bg-destination"}),
+    ("CZ", {"destination_country": "SK"}, X, {"cz-destination"}),
+    ("RO", {"destination_country": "MD"}, X, {"ro-destination"}),
+    ("HU", {"destination_country": "AT"}, X, {"hu-destination"}),
     # ADHOC: any other country, always reviewed; not the UK, not a country with its own programme.
     ("ADHOC", {}, R, {"adhoc-case-by-case"}),
     ("ADHOC", {"destination_country": "AL"}, R, {"adhoc-case-by-case"}),
-    ("ADHOC", {"destination_country": "RO"}, X, {"destination"}),
-    ("ADHOC", {"destination_country": "GB"}, X, {"destination"}),
-    # BG: official (NRM) and unofficial (police, NGO) referrals, consular identification.
-    ("BG", {"identification__basis": "nrm_conclusive_grounds"}, E, {"bg-basis"}),
-    ("BG", {"identification__basis": "nrm_reasonable_grounds"}, E, {"bg-basis"}),
-    ("BG", {"identification__basis": "police_referral"}, E, {"bg-basis"}),
-    ("BG", {"identification__basis": "ngo_referral"}, E, {"bg-basis"}),
-    ("BG", {"identification__basis": "consular_identification"}, E, {"bg-basis"}),
-    ("BG", {"identification__basis": "exploitation_not_nrm"}, R, {"bg-basis"}),
+    ("ADHOC", {"destination_country": "RO"}, X, {"adhoc-own-programme"}),
+    ("ADHOC", {"destination_country": "GB"}, X, {"adhoc-not-uk"}),
+    # BG: official (NRM) and unofficial (police, NGO) referrals; consular identification (the
+    # office's); unidentified exploitation case by case.
+    ("BG", {"identification__basis": "nrm_conclusive_grounds"}, E, {"bg-nrm-conclusive"}),
+    ("BG", {"identification__basis": "nrm_reasonable_grounds"}, E, {"bg-nrm-reasonable"}),
+    ("BG", {"identification__basis": "police_referral"}, E, {"bg-police-ngo"}),
+    ("BG", {"identification__basis": "ngo_referral"}, E, {"bg-police-ngo"}),
+    ("BG", {"identification__basis": "consular_identification"}, E, {"bg-consular"}),
+    ("BG", {"identification__basis": "exploitation_not_nrm"}, R, {"bg-unidentified"}),
     # CZ: Czech citizens on any basis but unreferred exploitation; other nationals reviewed.
-    ("CZ", {"identification__basis": "police_referral"}, E, {"cz-basis"}),
-    ("CZ", {"identification__basis": "ngo_referral"}, E, {"cz-basis"}),
-    ("CZ", {"identification__basis": "exploitation_not_nrm"}, R, {"cz-basis"}),
-    ("CZ", {"beneficiary__nationality": "SK"}, R, {"cz-nationality"}),
+    ("CZ", {"identification__basis": "police_referral"}, E, {"cz-czech-citizen"}),
+    ("CZ", {"identification__basis": "ngo_referral"}, E, {"cz-czech-citizen"}),
+    ("CZ", {"identification__basis": "exploitation_not_nrm"}, R, {"cz-unidentified"}),
+    ("CZ", {"beneficiary__nationality": "SK"}, R, {"cz-not-czech"}),
     # RO: evidence of identification in the UK, and voluntary return.
-    ("RO", {"identification__basis": "nrm_conclusive_grounds"}, E, {"ro-evidence"}),
-    ("RO", {"identification__basis": "police_referral"}, E, {"ro-evidence"}),
-    ("RO", {"identification__basis": "consular_identification"}, E, {"ro-evidence"}),
-    ("RO", {"identification__basis": "ngo_referral"}, R, {"ro-evidence"}),
-    ("RO", {"identification__evidence_provided": False}, X, {"ro-evidence"}),
+    ("RO", {"identification__basis": "nrm_conclusive_grounds"}, E, {"ro-identified"}),
+    ("RO", {"identification__basis": "police_referral"}, E, {"ro-identified"}),
+    ("RO", {"identification__basis": "consular_identification"}, E, {"ro-identified"}),
+    ("RO", {"identification__basis": "ngo_referral"}, R, {"ro-ngo"}),
+    ("RO", {"identification__evidence_provided": False}, X, {"ro-no-evidence"}),
     (
         "RO",
         {
@@ -63,12 +68,12 @@ CASES: list[tuple[str, dict[str, Any], Outcome, set[str]]] = [
             "identification__evidence_provided": True,
         },
         X,
-        {"ro-evidence"},
+        {"ro-unidentified"},
     ),
     # HU: any basis but unreferred exploitation.
-    ("HU", {"identification__basis": "ngo_referral"}, E, {"hu-basis"}),
-    ("HU", {"identification__basis": "nrm_reasonable_grounds"}, E, {"hu-basis"}),
-    ("HU", {"identification__basis": "exploitation_not_nrm"}, R, {"hu-basis"}),
+    ("HU", {"identification__basis": "ngo_referral"}, E, {"hu-individual-needs"}),
+    ("HU", {"identification__basis": "nrm_reasonable_grounds"}, E, {"hu-individual-needs"}),
+    ("HU", {"identification__basis": "exploitation_not_nrm"}, R, {"hu-unidentified"}),
     # Every programme: minors and high risk are reviewed.
     *[(p, {"beneficiary__date_of_birth": MINOR_BIRTH}, R, {"minor"}) for p in NAMED],
     *[(p, {"risk_level": "high"}, R, {"high-risk"}) for p in NAMED],
@@ -77,21 +82,30 @@ CASES: list[tuple[str, dict[str, Any], Outcome, set[str]]] = [
         "RO",
         {"identification__evidence_provided": False, "risk_level": "high"},
         X,
-        {"ro-evidence", "high-risk"},
+        {"ro-no-evidence", "high-risk"},
     ),
     (
         "BG",
         {"identification__basis": "exploitation_not_nrm", "risk_level": "high"},
         R,
-        {"bg-basis", "high-risk"},
+        {"bg-unidentified", "high-risk"},
     ),
     (
         "HU",
         {"consent__voluntary_return": False, "beneficiary__date_of_birth": MINOR_BIRTH},
         X,
-        {"voluntary-return", "minor", "hu-basis"},
+        {"voluntary-return", "minor", "hu-individual-needs"},
     ),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _built_in_policy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Decide under the built-in defaults, whatever the machine's SAFEPASSAGE_OFFICE_POLICY."""
+    monkeypatch.delenv("SAFEPASSAGE_OFFICE_POLICY", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.mark.parametrize(("programme", "changes", "outcome", "rules"), CASES)
@@ -104,15 +118,34 @@ def test_programme_rules_decide_as_the_programme_description_says(
     assert rules <= fired
     assert len(decision.reasons) == len(decision.findings)
     assert decision.rules_version == RULES_VERSION
+    assert decision.office_policy_version == DEFAULT_POLICY.version
 
 
-@pytest.mark.parametrize("programme", ["BG", "CZ", "RO", "HU"])
-def test_a_valid_adult_case_is_eligible_with_one_reason_from_its_programme(programme: str) -> None:
+def test_every_rule_in_the_table_fires_in_one_of_the_cases_above() -> None:
+    fired = {
+        f.rule
+        for programme, changes, _, _ in CASES
+        for f in decide(intake(programme, **changes), today=TODAY).findings
+    }
+    fired |= {f.rule for p in Programme for f in decide(intake(p.value), today=TODAY).findings}
+    assert fired == {rule.id for rule in RULES}
+
+
+@pytest.mark.parametrize(
+    ("programme", "rule"),
+    [
+        ("BG", "bg-nrm-conclusive"),
+        ("CZ", "cz-czech-citizen"),
+        ("RO", "ro-identified"),
+        ("HU", "hu-individual-needs"),
+    ],
+)
+def test_a_valid_adult_case_is_eligible_with_one_reason_from_its_programme(
+    programme: str, rule: str
+) -> None:
     decision = decide(intake(programme), today=TODAY)
     assert decision.outcome is E
-    assert [f.rule for f in decision.findings] == [
-        f"{programme.lower()}-basis" if programme != "RO" else "ro-evidence"
-    ]
+    assert [f.rule for f in decision.findings] == [rule]
 
 
 def test_a_minor_needs_an_escort_and_an_adult_on_the_eve_of_their_birthday_is_still_a_minor() -> (
@@ -133,9 +166,36 @@ def test_an_escort_need_requires_an_escort_without_a_review() -> None:
 def test_every_ineligible_reason_says_why_in_words() -> None:
     decision = decide(intake("RO", identification__evidence_provided=False), today=TODAY)
     assert decision.reasons == [
-        "RO: evidence of identification as a victim in the UK, the country of exploitation, "
-        "is required"
+        "RO: no evidence of identification as a victim in the UK (the country of exploitation) "
+        "was provided; the programme requires it"
     ]
+
+
+# (programme, basis, the words the reason must hold, words it must not)
+BASIS_REASONS: list[tuple[str, str, str, str]] = [
+    ("BG", "nrm_reasonable_grounds", "a positive reasonable-grounds NRM decision", "conclusive"),
+    ("BG", "nrm_conclusive_grounds", "a positive conclusive-grounds NRM decision", "reasonable"),
+    ("BG", "consular_identification", "the Bulgarian consulate in the UK", "NRM"),
+]
+
+
+@pytest.mark.parametrize(("programme", "basis", "says", "not_says"), BASIS_REASONS)
+def test_a_reason_says_exactly_what_the_rule_checked(
+    programme: str, basis: str, says: str, not_says: str
+) -> None:
+    (reason,) = decide(intake(programme, identification__basis=basis), today=TODAY).reasons
+    assert says in reason
+    assert not_says not in reason
+
+
+def test_an_office_rule_says_it_is_the_offices_policy_and_a_programme_rule_does_not() -> None:
+    (office,) = decide(intake("RO", identification__basis="ngo_referral"), today=TODAY).reasons
+    assert office.endswith("a coordinator reviews the case (office policy)")
+    (programme,) = decide(
+        intake("BG", identification__basis="exploitation_not_nrm"), today=TODAY
+    ).reasons
+    assert "office" not in programme
+    assert programme.endswith("the programme takes it case by case")
 
 
 def test_the_services_offered_follow_the_programme() -> None:
@@ -147,10 +207,11 @@ def test_the_services_offered_follow_the_programme() -> None:
     assert any("Witness Protection" in s for s in PROGRAMME_SERVICES[Programme.BG])
 
 
-def test_the_decision_as_json_carries_outcome_reasons_and_version() -> None:
+def test_the_decision_as_json_carries_outcome_reasons_and_both_versions() -> None:
     as_dict = decide(intake("ADHOC"), today=TODAY).as_dict()
     assert as_dict["outcome"] == "needs_review"
     assert as_dict["rules_version"] == RULES_VERSION
+    assert as_dict["office_policy_version"] == "default"
     assert as_dict["reasons"] == [
         "ad hoc returns are agreed case by case with the receiving mission"
     ]

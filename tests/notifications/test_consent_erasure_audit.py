@@ -55,10 +55,22 @@ def test_withdrawing_consent_turns_queued_detailed_messages_minimal_and_logs_whi
         assert_no_personal_data(request.text)
     (embassy,) = world.http.payloads("/embassy-bg")
     assert DETAILS["name"] in embassy["message"]
-    (changed,) = [e for e in world.events(ref) if e.kind == "consent-changed"]
-    assert changed.actor == "coordinator A"
-    assert changed.detail["share_with_mission"] is False
-    assert changed.detail["queued_detailed_sent_minimal"] == downgraded
+    # The mission shorthand withdraws each of the mission's purposes: one event per purpose.
+    changed = [e for e in world.events(ref) if e.kind == "consent-changed"]
+    assert {(e.detail["recipient"], e.detail["purpose"]) for e in changed} == {
+        ("mission", "reception"),
+        ("mission", "reintegration"),
+        ("mission", "followup-contact"),
+    }
+    for event in changed:
+        assert event.actor == "coordinator A"
+        assert (event.detail["agreed"], event.detail["before"]) == (False, True)
+        assert event.detail["share_with_mission"] is False
+        assert event.detail["share_with_embassy"] is True
+    # Both queued messages to the mission carried details for its reception.
+    by_purpose = {e.detail["purpose"]: e.detail["queued_detailed_sent_minimal"] for e in changed}
+    assert sorted(by_purpose["reception"]) == sorted(downgraded)
+    assert by_purpose["reintegration"] == by_purpose["followup-contact"] == []
     with world.store.transaction() as session:
         items = session.scalars(select(OutboxItem).where(OutboxItem.uuid.in_(downgraded)))
         for item in items:

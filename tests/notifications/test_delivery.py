@@ -7,8 +7,10 @@ import threading
 import pytest
 from sqlalchemy import func, select, update
 
+from safepassage.models.consent_record import ConsentRecord
 from safepassage.models.errors import ConfigurationError
 from safepassage.models.store.cases import get_case
+from safepassage.models.store.consent import change_consent
 from safepassage.models.store.orm import Case, OutboxItem
 from safepassage.notifications import Audience, list_outbox, requeue_failed
 from safepassage.notifications.deliver import MESSAGE_ID_HEADER
@@ -141,7 +143,10 @@ def test_a_consent_withdrawn_after_queueing_downgrades_the_message(world: World)
     ref = world.take_in("BG")
     world.queue(ref, "ticket-booked", details=DETAILS)
     with world.store.transaction() as session:
-        get_case(session, ref).share_with_mission = False
+        change_consent(
+            session, get_case(session, ref), share_with_mission=False, share_with_embassy=None,
+            actor="coordinator", now=world.clock(),
+        )  # fmt: skip
 
     assert world.deliver().detailed == 0
     assert_no_personal_data(world.http.at("/mission-bg")[0].text)
@@ -382,8 +387,10 @@ def test_a_target_serving_two_audiences_gets_one_message_detailed_only_with_both
         (mission, embassy): detail_allowed(
             both,
             [Audience.MISSION, Audience.EMBASSY],
-            share_with_mission=mission,
-            share_with_embassy=embassy,
+            event="travel-document-requested",
+            consents=ConsentRecord.from_flags(
+                share_with_mission=mission, share_with_embassy=embassy
+            ).agrees,
         )
         for mission in (True, False)
         for embassy in (True, False)
@@ -395,5 +402,5 @@ def test_a_target_serving_two_audiences_gets_one_message_detailed_only_with_both
         (False, False): False,
     }
     assert not detail_allowed(
-        both, [Audience.COORDINATORS], share_with_mission=True, share_with_embassy=True
+        both, [Audience.COORDINATORS], event="review-needed", consents=lambda *_: True
     )

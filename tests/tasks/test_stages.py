@@ -19,7 +19,7 @@ from safepassage.tasks import travel_document as travel_document_stage
 from safepassage.tasks.departure import confirm_departure
 from safepassage.tasks.identification import check_identification, conclude_review
 from safepassage.tasks.ticketing import book_ticket
-from safepassage.tasks.travel_document import request_travel_document
+from safepassage.tasks.travel_document import request_travel_document, travel_document_needed
 from tests.factories import PERSONAL_VALUES, TODAY
 from tests.stored import STORED_AT, stored_case
 
@@ -87,9 +87,12 @@ def test_a_valid_passport_skips_the_travel_document_else_the_embassy_is_asked_on
 ) -> None:
     with_passport = stored_case(stage_store, "BG", travel_document__holds_valid_passport=True)
     without = stored_case(stage_store, "BG")
-    assert request_travel_document.fn(with_passport) is False
-    assert request_travel_document.fn(without) is True
-    assert request_travel_document.fn(without) is True
+    assert travel_document_needed.fn(with_passport) is False
+    assert travel_document_needed.fn(without) is True
+    # Deciding that a document is needed asks nobody yet: the request is a stage of its own.
+    assert not sent_lines(home, "embassy-bg")
+    request_travel_document.fn(without, 1)
+    request_travel_document.fn(without, 1)
     for tag in ("embassy-bg", "mission-bg"):
         assert [line["title"] for line in sent_lines(home, tag)] == [
             f"SafePassage {without}: travel-document-requested"
@@ -147,8 +150,12 @@ def test_a_passport_that_expired_while_the_case_waited_needs_a_travel_document(
     )
     ten_days_on = NOW + dt.timedelta(days=10)
     monkeypatch.setattr(travel_document_stage, "utcnow", lambda: ten_days_on)
-    assert request_travel_document.fn(expired) is True
-    assert request_travel_document.fn(short) is True
+    assert travel_document_needed.fn(expired) is True
+    assert travel_document_needed.fn(short) is True
     with stage_store.transaction() as session:
-        assert get_case(session, expired).stage == "travel-document"
-        assert get_case(session, short).stage == "travel-document"
+        # Only a passport still valid on the day of travel skips the document.
+        for reference in (expired, short):
+            query = select(CaseAction.action).where(
+                CaseAction.case_id == get_case(session, reference).id
+            )
+            assert "travel-document-skipped" not in session.scalars(query).all()

@@ -10,12 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from safepassage.models.consent_record import ConsentRecord
 from safepassage.models.crypto import CaseCipher, MasterKey
 from safepassage.models.errors import CaseNotFound, DuplicateIntake
 from safepassage.models.intake import Intake
 from safepassage.models.json_ready import json_ready
 from safepassage.models.reference import new_reference
 from safepassage.models.rules import Decision
+from safepassage.models.store.consent import set_record
 from safepassage.models.store.events import append_event, chain_head
 from safepassage.models.store.orm import Case, SealedRecord
 from safepassage.models.stored_forms import read_stored
@@ -50,6 +52,13 @@ def create_case(
     fingerprint = master_key.fingerprint(INTAKE, sealed_intake)
     _refuse_duplicate(session, fingerprint)
     stage = Stage.INELIGIBLE if decision.outcome is Outcome.INELIGIBLE else Stage.IDENTIFICATION
+    # The case file's consent block fills the consent record (for the mission and the embassy).
+    consent = ConsentRecord.from_case_file(
+        share_with_receiving_mission=intake.consent.share_with_receiving_mission,
+        share_with_embassy=intake.consent.share_with_embassy,
+        recorded_on=intake.consent.recorded_on,
+        recorded_by=actor,
+    )
     for _ in range(5):
         reference = new_reference(intake.programme)
         cipher, wrapped = master_key.new_case_key(reference)
@@ -62,8 +71,6 @@ def create_case(
             decision_outcome=decision.outcome.value,
             decision=decision.as_dict(),
             rules_version=decision.rules_version,
-            share_with_mission=intake.consent.share_with_receiving_mission,
-            share_with_embassy=intake.consent.share_with_embassy,
             escort_required=decision.escort_required,
             created_at=now,
             updated_at=now,
@@ -73,6 +80,7 @@ def create_case(
             erased_at=None,
             intake_fingerprint=fingerprint,
         )
+        set_record(case, consent)
         try:
             with session.begin_nested():
                 session.add(case)
@@ -104,6 +112,7 @@ def create_case(
         detail={
             "outcome": decision.outcome.value,
             "rules": [f.rule for f in decision.findings],
+            "office_policy_version": decision.office_policy_version,
             "escort_required": decision.escort_required,
         },
     )

@@ -19,10 +19,12 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from safepassage.models.consent_record import ConsentRecord
 from safepassage.models.crypto import MasterKey
 from safepassage.models.errors import CaseStateError, FieldProblem, IntakeInvalid, KeyUnavailable
 from safepassage.models.followup_plan import add_months
 from safepassage.models.store.cases import read_intake_for_stage
+from safepassage.models.store.consent import set_record
 from safepassage.models.store.events import append_event, chain_head
 from safepassage.models.store.followups import PENDING, FollowUpState
 from safepassage.models.store.orm import Case, ErasureNote, FollowUp, OutboxItem, SealedRecord
@@ -135,6 +137,9 @@ def erase_case(
     )
     case.data_key = None
     case.intake_fingerprint = None
+    # The consent record names the person's language and when they were asked: theirs, so it
+    # goes too (the event log keeps only who changed what for whom). Empty, it agrees to nothing.
+    set_record(case, ConsentRecord())
     case.erased_at = now
     case.status = ERASED
     case.waiting_for = None

@@ -1,6 +1,6 @@
 """The case store's tables.
 
-Only the case reference and operational facts (programme, stage, consent flags, decision) are
+Only the case reference and operational facts (programme, stage, consent, decision) are
 stored in clear. Everything personal lives in `sealed_records`, encrypted under the case's own
 data key (see crypto.py), so erasing a case is destroying one key.
 """
@@ -78,7 +78,11 @@ class Case(Base):
     decision_outcome: Mapped[str] = mapped_column(String(16))
     decision: Mapped[dict[str, Any]]
     rules_version: Mapped[str] = mapped_column(String(20))
-    # Consent flags decide what notifications may carry; they are needed without a key.
+    # The person's consent per recipient and purpose (models/consent_record.py, as its
+    # `stored()` JSON): what notifications and disclosures may carry, needed without a key.
+    # The two flags are set from it on every change (FLAG_PURPOSES), for readers of the
+    # simple yes/no; they are never written on their own (store/consent.py).
+    consent: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
     share_with_mission: Mapped[bool] = mapped_column(Boolean)
     share_with_embassy: Mapped[bool] = mapped_column(Boolean)
     escort_required: Mapped[bool] = mapped_column(Boolean)
@@ -197,6 +201,11 @@ class OutboxItem(Base):
     stage_attempt: Mapped[str] = mapped_column(String(64))
     # "detailed" if a detailed body was sealed at queue time; the level sent may be lower.
     level: Mapped[str] = mapped_column(String(10))
+    # The consents a detailed body was sealed on, as "recipient/purpose" joined by "+" (e.g.
+    # "mission/reception"): withdrawing one of them strips the body (store/consent.py). NULL
+    # for a minimal item, and for one queued before consent per purpose (any withdrawal for
+    # its audience strips it then).
+    consent_for: Mapped[str | None] = mapped_column(String(200))
     level_sent: Mapped[str | None] = mapped_column(String(10))
     title: Mapped[str] = mapped_column(String(200))
     # The minimal body is free of personal data and kept in clear; the detailed body is sealed
