@@ -292,7 +292,9 @@ def test_not_boarded_says_why_and_only_a_rescheduled_journey_has_a_new_date() ->
     assert said(problems_with(back, JUDGED), earlier) == ["rescheduled_to: must not be in the past"]
     # Not boarded, yet a departure time: one of the two is a mistake, and nothing is guessed.
     left = answer(Checkpoint.DEPARTURE, boarded=False, reason="no_show")
-    assert said(problems_with(left, JUDGED)) == ["departed_at: applies only when the person boarded"]
+    assert said(problems_with(left, JUDGED)) == [
+        "departed_at: applies only when the person boarded"
+    ]
 
 
 def test_boarded_needs_the_departure_time_and_no_reason_or_new_date() -> None:
