@@ -2,14 +2,18 @@
 
 Run: .venv/bin/python benchmarks/pipeline_vs_skeleton.py [--database sqlite|postgresql]
          [--cases 50] [--resumes 20] [--poll 1] [--limit 4] [--heartbeat 30|off]
+         [--starter warm|prefect|both]
 
 For each system (the real flow served by `safepassage serve`, and the skeleton with the same
-tasks and suspends served by `prefect.serve`), on a fresh Prefect server and case store:
-(a) resume latency: from a resume to the next checkpoint reached, median and p90 over
-`--resumes` resumes, one at a time; (b) a burst of `--cases` intakes: time until all wait at
-their first checkpoint, then all resumed, time until all wait at the next; with the peak
-memory (RSS) of the serving process tree (serve and its flow-run processes) and of the server.
-Prints both systems and the ratios; writes benchmarks/results/pipeline-<db>.json.
+tasks and suspends served by Prefect's runner) and each way of starting a flow-run process
+(`warm`: a fork of the preloaded parent, deployments/warm; `prefect`: Prefect's own
+`python -m prefect.engine`), on a fresh Prefect server and case store: (a) resume latency:
+from a resume to the next checkpoint reached, median and p90 over `--resumes` resumes, one
+at a time; (b) a burst of `--cases` intakes: time until all wait at their first checkpoint,
+then all resumed, time until all wait at the next; with the peak memory of the serving process
+tree (serve, the warm parent and the flow-run processes) and of the server, as PSS (RSS counts
+the pages forked children share once per child). Prints each and the ratios; writes
+benchmarks/results/pipeline-<db>-....json.
 """
 
 from __future__ import annotations
@@ -38,33 +42,40 @@ ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-def rss_of_tree(root: int, exclude: set[int]) -> int:
-    """Return the summed resident memory (bytes) of `root` and its descendants, minus `exclude`."""
+def _pss(entry: Path) -> int:
+    """Return a process's proportional set size in bytes (shared pages split among sharers)."""
+    for line in (entry / "smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def pss_of_tree(root: int, exclude: set[int]) -> int:
+    """Return the summed PSS (bytes) of `root` and its descendants, minus `exclude`'s."""
     parents: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    pss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            pages = int((entry / "statm").read_text().split()[1])
+            pss[int(entry.name)] = _pss(entry)
         except (OSError, IndexError, ValueError):
             continue
         parents.setdefault(int(stat[1]), []).append(int(entry.name))
-        rss[int(entry.name)] = pages * os.sysconf("SC_PAGE_SIZE")
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
         if pid in exclude:
             continue
-        total += rss.get(pid, 0)
+        total += pss.get(pid, 0)
         todo += parents.get(pid, [])
     return total
 
 
 @dataclass
 class PeakMemory:
-    """Sample the RSS of the serving tree and of the server every 0.2 s."""
+    """Sample the PSS of the serving tree and of the server every 0.2 s."""
 
     serve_pid: int
     server_pid: int
@@ -82,9 +93,9 @@ class PeakMemory:
     def _loop(self) -> None:
         while not self._stop.wait(0.2):
             self.serving_peak = max(
-                self.serving_peak, rss_of_tree(self.serve_pid, {self.server_pid})
+                self.serving_peak, pss_of_tree(self.serve_pid, {self.server_pid})
             )
-            self.server_peak = max(self.server_peak, rss_of_tree(self.server_pid, set()))
+            self.server_peak = max(self.server_peak, pss_of_tree(self.server_pid, set()))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -211,7 +222,8 @@ def pipeline_system() -> System:
         )
         answer_checkpoint(references[run_id], answer, expected=checkpoint)
 
-    return System("pipeline", start, resume, "travel-document", "ticket")
+    # Since the pre-departure assistance (issue 16), the checkpoint after the travel document.
+    return System("pipeline", start, resume, "travel-document", "pre-departure")
 
 
 def skeleton_system() -> System:
@@ -230,10 +242,10 @@ def skeleton_system() -> System:
     def resume(run_id: str, checkpoint: str) -> None:
         resume_run(run_id, f"{checkpoint}-1", {"entered_by": "benchmark", "note": "ok"})
 
-    return System("skeleton", start, resume, "travel-document", "ticket")
+    return System("skeleton", start, resume, "travel-document", "pre-departure")
 
 
-def run_one(which: str, args: argparse.Namespace) -> dict[str, Any]:
+def run_one(which: str, starter: str, args: argparse.Namespace) -> dict[str, Any]:
     """Start a fresh server and one served system, measure it, stop everything."""
     from safepassage.demo.background import free_port
     from safepassage.deployments.server_process import ServerProcess
@@ -255,6 +267,7 @@ def run_one(which: str, args: argparse.Namespace) -> dict[str, Any]:
             "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(home / "prefect" / "results"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_API_URL": api_url,
+            "SAFEPASSAGE_WARM_PROCESSES": str(starter == "warm").lower(),
             **db_env,
         }
         if args.heartbeat != "off":
@@ -269,7 +282,12 @@ def run_one(which: str, args: argparse.Namespace) -> dict[str, Any]:
         command = (
             [sys.executable, "-m", "safepassage.cli.app", "serve", "--limit", str(args.limit)]
             if which == "pipeline"
-            else [sys.executable, str(ROOT / "benchmarks" / "skeleton.py"), str(args.limit)]
+            else [
+                sys.executable,
+                str(ROOT / "benchmarks" / "skeleton.py"),
+                str(args.limit),
+                starter,
+            ]
         )
         log = (home / "serve.log").open("ab")
         serving = subprocess.Popen(
@@ -290,8 +308,8 @@ def run_one(which: str, args: argparse.Namespace) -> dict[str, Any]:
                 system = pipeline_system() if which == "pipeline" else skeleton_system()
                 with PeakMemory(serving.pid, server.pid) as memory:
                     result = measure(system, cases=args.cases, resumes=args.resumes)
-                result["serving_peak_mb"] = memory.serving_peak / 2**20
-                result["server_peak_mb"] = memory.server_peak / 2**20
+                result["serving_peak_pss_mb"] = memory.serving_peak / 2**20
+                result["server_peak_pss_mb"] = memory.server_peak / 2**20
                 return result
         finally:
             import signal
@@ -326,31 +344,48 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=4)
     parser.add_argument("--heartbeat", default="30", help="seconds, or 'off'")
     parser.add_argument("--only", choices=["pipeline", "skeleton"])
+    parser.add_argument("--starter", choices=["warm", "prefect", "both"], default="both")
     args = parser.parse_args()
-    results = {}
+    starters = ("warm", "prefect") if args.starter == "both" else (args.starter,)
+    results: dict[str, Any] = {}
     for which in ("skeleton", "pipeline"):
         if args.only and which != args.only:
             continue
-        print(
-            f"measuring {which} on {args.database} "
-            f"(poll {args.poll} s, heartbeat {args.heartbeat})...",
-            flush=True,
-        )
-        results[which] = run_one(which, args)
-        print(json.dumps(results[which], indent=2), flush=True)
-    if len(results) == 2:
-        results["ratio"] = {
-            k: results["pipeline"][k] / results["skeleton"][k]
-            for k in results["pipeline"]
-            if isinstance(results["pipeline"][k], float) and results["skeleton"][k]
-        }
-        print("pipeline / skeleton:", json.dumps(results["ratio"], indent=2))
+        for starter in starters:
+            print(
+                f"measuring {which} ({starter} starter) on {args.database} "
+                f"(poll {args.poll} s, heartbeat {args.heartbeat})...",
+                flush=True,
+            )
+            results[f"{which}-{starter}"] = run_one(which, starter, args)
+            print(json.dumps(results[f"{which}-{starter}"], indent=2), flush=True)
+    results["ratio"] = ratios(results)
+    print("ratios:", json.dumps(results["ratio"], indent=2))
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
     only = f"-{args.only}" if args.only else ""
-    name = f"pipeline-{args.database}-poll{args.poll}-hb{args.heartbeat}{only}.json"
+    name = f"pipeline-{args.database}-poll{args.poll}-hb{args.heartbeat}-{args.starter}{only}.json"
     (out / name).write_text(json.dumps({"args": vars(args), **results}, indent=2))
     os._exit(0)  # prefect's background threads would hold the exit
+
+
+def ratios(results: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Return each comparison the issue asks for, figure by figure, where both were measured."""
+    pairs = {
+        "pipeline/skeleton, warm": ("pipeline-warm", "skeleton-warm"),
+        "pipeline/skeleton, prefect": ("pipeline-prefect", "skeleton-prefect"),
+        "pipeline warm/prefect": ("pipeline-warm", "pipeline-prefect"),
+        "skeleton warm/prefect": ("skeleton-warm", "skeleton-prefect"),
+    }
+    found = {}
+    for label, (top, bottom) in pairs.items():
+        if top in results and bottom in results:
+            found[label] = {
+                key: value / results[bottom][key]
+                for key, value in results[top].items()
+                if isinstance(value, float) and results[bottom].get(key)
+            }
+    return found
 
 
 if __name__ == "__main__":

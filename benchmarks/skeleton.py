@@ -59,8 +59,23 @@ def skeleton_case(reference: str) -> dict[str, Any]:
     return {"reference": reference}
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """Serve the skeleton: `skeleton.py [LIMIT] [warm|prefect]` (the flow-run processes'
+    starter: forks of SafePassage's warm parent, or Prefect's own, its default)."""
     limit = int(sys.argv[1]) if len(sys.argv) > 1 else 4
     deployment = skeleton_case.to_deployment(name=FLOW_NAME, tags=["benchmark"])
-    serve(deployment, limit=limit, print_starting_message=False)  # type: ignore[arg-type]
+    if sys.argv[2:3] == ["warm"]:
+        from safepassage.deployments.warm.parent import WarmParent
+        from safepassage.deployments.warm.runner import serve_runs
+
+        parent = WarmParent()
+        if not parent.start():
+            raise SystemExit("the warm parent did not start")
+        serve_runs([deployment], limit=limit, parent=parent)  # type: ignore[list-item]
+    else:
+        serve(deployment, limit=limit, print_starting_message=False)  # type: ignore[arg-type]
     os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -27,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.pipeline_vs_skeleton import rss_of_tree, wait_all  # noqa: E402
+from benchmarks.pipeline_vs_skeleton import pss_of_tree, wait_all  # noqa: E402
 from tests.scaleout.office import Office, office  # noqa: E402
 
 
@@ -91,7 +91,7 @@ class WorkerMemory:
 
     def _loop(self) -> None:
         while not self._stop.wait(0.5):
-            total = sum(rss_of_tree(p.pid, set()) for p in self.running.workers.values())
+            total = sum(pss_of_tree(p.pid, set()) for p in self.running.workers.values())
             self.peak = max(self.peak, total)
 
 
@@ -148,7 +148,7 @@ def _burst(running: Office, workers: int, cases: int, limit: int) -> dict[str, A
         "through_it_to_the_next_s": second,
         "cases_per_minute_first": cases / first * 60,
         "cases_per_minute_through": cases / second * 60,
-        "peak_rss_workers_mb": memory.peak / 2**20,
+        "peak_pss_workers_mb": memory.peak / 2**20,
         "cpu_seconds": cpu.split,
     }
 

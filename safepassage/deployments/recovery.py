@@ -87,9 +87,19 @@ def flow_runs_alive_here(proc: Path = Path("/proc")) -> set[str]:
 
 
 def find_orphans(
-    client: Any, api: httpx.Client, deployment_ids: list[UUID], *, now: dt.datetime, after: float
+    client: Any,
+    api: httpx.Client,
+    deployment_ids: list[UUID],
+    *,
+    now: dt.datetime,
+    after: float,
+    also_alive: Callable[[], set[str]] = set,
 ) -> list[FlowRun]:
-    """Return the runs of the deployments that show no sign of life for `after` seconds."""
+    """Return the runs of the deployments that show no sign of life for `after` seconds.
+
+    `also_alive` names runs whose process is alive though /proc does not show it (the warm
+    children of `serve`, deployments/warm/parent.py).
+    """
     runs = client.read_flow_runs(
         flow_run_filter=FlowRunFilter(
             state=FlowRunFilterState(
@@ -100,7 +110,7 @@ def find_orphans(
         limit=200,
     )
     silent_since = now - dt.timedelta(seconds=after)
-    alive_here = flow_runs_alive_here() if runs else set()
+    alive_here = flow_runs_alive_here() | also_alive() if runs else set()
     orphans = []
     for run in runs:
         entered = run.state.timestamp if run.state else None
@@ -112,7 +122,13 @@ def find_orphans(
     return orphans
 
 
-def reschedule_orphans(api_url: str, deployment_names: list[str], *, after: float) -> list[str]:
+def reschedule_orphans(
+    api_url: str,
+    deployment_names: list[str],
+    *,
+    after: float,
+    also_alive: Callable[[], set[str]] = set,
+) -> list[str]:
     """Move every silent run of the deployments to AwaitingRetry; return their names."""
     with get_client(sync_client=True) as client, httpx.Client(base_url=api_url, timeout=30) as api:
         ids = []
@@ -124,7 +140,7 @@ def reschedule_orphans(api_url: str, deployment_names: list[str], *, after: floa
         if not ids:
             return []
         now = dt.datetime.now(dt.UTC)
-        orphans = find_orphans(client, api, ids, now=now, after=after)
+        orphans = find_orphans(client, api, ids, now=now, after=after, also_alive=also_alive)
         for run in orphans:
             client.set_flow_run_state(
                 run.id,

@@ -12,7 +12,6 @@ import logging
 import os
 from collections.abc import Callable
 
-from prefect import serve as prefect_serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 from prefect.types.entrypoint import EntrypointType
@@ -20,6 +19,8 @@ from prefect.types.entrypoint import EntrypointType
 from safepassage.deployments.recovery import OrphanReaper, reschedule_orphans
 from safepassage.deployments.server_process import ServerProcess, servers_of_home
 from safepassage.deployments.stop_signals import stopping
+from safepassage.deployments.warm.parent import WarmParent
+from safepassage.deployments.warm.runner import serve_runs
 from safepassage.gateway.app import create_app
 from safepassage.gateway.prefect_proxy import PrefectUpstream
 from safepassage.gateway.prefect_ui import BASE as UI_BASE
@@ -79,6 +80,26 @@ def _deployment(spec: catalog.DeploymentSpec) -> RunnerDeployment:
         tags=list(spec.tags),
         description=spec.description,
         schedule=Cron(schedule.cron, timezone=schedule.timezone) if schedule else None,
+    )
+
+
+def _warm_parent(settings: Settings) -> WarmParent | None:
+    """Start the warm parent (SAFEPASSAGE_WARM_PROCESSES, the default); None if off or broken."""
+    if not settings.warm_processes:
+        return None
+    parent = WarmParent()
+    return parent if parent.start() else None
+
+
+def _reaper(settings: Settings, api_url: str, warm: WarmParent | None) -> OrphanReaper:
+    """Return the reaper of the served deployments' runs that lost their process."""
+    names = [spec.full_name for spec in catalog.DEPLOYMENTS]
+    also_alive = warm.live_flow_runs if warm is not None else set
+    return OrphanReaper(
+        lambda: reschedule_orphans(
+            api_url, names, after=settings.orphan_after_seconds, also_alive=also_alive
+        ),
+        interval=settings.reaper_interval_seconds,
     )
 
 
@@ -149,6 +170,7 @@ def serve(
     address: ServerAddress | None = None
     drainer: OutboxDrainer | None = None
     reaper: OrphanReaper | None = None
+    warm: WarmParent | None = None
     front: GatewayServer | None = None
     # From here a stop signal (KeyboardInterrupt, see stop_signals.py) at any point ends in the
     # `finally`, which stops whatever started; what it cannot stop (a `serve` killed outright)
@@ -165,19 +187,17 @@ def serve(
         drainer = OutboxDrainer(store, settings=settings)
         record_server(settings, address, pid=server.pid if server is not None else None)
         served = deployments()
-        names = [spec.full_name for spec in catalog.DEPLOYMENTS]
-        api_url = address.api_url
-        reaper = OrphanReaper(
-            lambda: reschedule_orphans(api_url, names, after=settings.orphan_after_seconds),
-            interval=settings.reaper_interval_seconds,
-        )
+        # Started from the main thread, before the flow-run processes' tether is set: the warm
+        # parent ends with us through its own pipe, its children with it (deployments/warm).
+        warm = _warm_parent(settings)
+        reaper = _reaper(settings, address.api_url, warm)
         drainer.start()
         reaper.start()
         # Inherited by the flow-run processes Prefect's runner starts: they die with us.
         os.environ[TETHER_VARIABLE] = str(os.getpid())
         if on_ready is not None:
             on_ready(address)
-        prefect_serve(*served, limit=limit or default_limit(settings), print_starting_message=False)
+        serve_runs(served, limit=limit or default_limit(settings), parent=warm)
     finally:
         # Stop serving before the server it talks to, or it hangs on shutdown; a second stop
         # signal meanwhile must not leave the server running.
@@ -185,6 +205,8 @@ def serve(
             os.environ.pop(TETHER_VARIABLE, None)
             if reaper is not None:
                 reaper.stop()
+            if warm is not None:
+                warm.stop()
             if drainer is not None:
                 drainer.stop()
             if front is not None:

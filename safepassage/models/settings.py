@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         description="Flow-run processes `serve` runs at once; unset means two per core.",
     )
 
+    warm_processes: bool = Field(
+        default=True,
+        description="Start flow runs as forks of a preloaded parent (deployments/warm); "
+        "false starts each as Prefect does, a new Python (`python -m prefect.engine`).",
+    )
+
     sla_days: dict[str, float] = Field(
         default_factory=dict,
         description="Time limits in days per checkpoint, as JSON, e.g. "

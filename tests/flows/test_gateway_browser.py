@@ -188,8 +188,10 @@ def test_an_officer_and_a_coordinator_each_act_under_their_own_name_through_the_
 
             page.goto(f"{gateway}/prefect/v2/runs")
             page.get_by_placeholder("Search by flow run name").fill(case.reference)
-            # The list re-renders as the search applies: click the run's link once it is the
-            # only one left, not the first row that happened to be there.
+            # The list writes the search into its address a moment later (debounced): were the
+            # run's link clicked first, that write would land on the run's page and take it back
+            # to the list. So wait for it, then click the link once it is the only one left.
+            page.wait_for_url(f"**flow-run-search={case.reference}**")
             link = page.get_by_role("link", name=f"return-{case.reference}")
             expect(link).to_have_count(1)
             link.click()

@@ -24,7 +24,9 @@ from safepassage.models.vocabulary import ErasureReason
 from tests.conftest import TEST_MASTER_KEY
 from tests.stored import stored_case
 
-NOW = dt.datetime(2026, 12, 4, 9, tzinfo=dt.UTC)
+#: The key file stamps each version with the clock's time when it is made, so the retirement
+#: window is counted from now: a fixed date here would pass only until the day after it.
+NOW = dt.datetime.now(dt.UTC)
 
 
 def _opens(store: Store, reference: str) -> bool:

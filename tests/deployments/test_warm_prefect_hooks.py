@@ -1,0 +1,81 @@
+"""Guard: the private Prefect and standard-library hooks the warm starter relies on are where
+it expects them (deployments/warm). Prefect is pinned to 3.9.*; a release that moves one of
+them fails here, loudly, before any run would start wrong."""
+
+from __future__ import annotations
+
+import inspect
+import multiprocessing.forkserver
+import sys
+from typing import Any
+from uuid import uuid4
+
+import anyio
+import prefect
+import pytest
+from prefect.client.schemas.objects import FlowRun
+from prefect.runner import Runner, _starter_engine
+from prefect.runner._process_manager import ProcessHandle
+from prefect.runner._scheduled_run_poller import ScheduledRunPoller
+from prefect.runner._starter_engine import EngineCommandStarter
+from prefect.utilities.processutils import get_sys_executable
+
+
+def test_prefect_is_the_minor_release_the_hooks_were_read_from() -> None:
+    assert prefect.__version__.startswith("3.9."), prefect.__version__
+
+
+def test_the_runner_resolves_a_starter_per_run_through_its_poller() -> None:
+    assert "self._scheduled_run_poller = ScheduledRunPoller(" in inspect.getsource(
+        Runner.__aenter__
+    )
+    assert "self._resolve_starter = resolve_starter" in inspect.getsource(
+        ScheduledRunPoller.__init__
+    )
+    assert "self._resolve_starter(flow_run)" in inspect.getsource(ScheduledRunPoller)
+
+
+def test_the_engine_starter_starts_the_engine_through_its_modules_run_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[dict[str, Any]] = []
+
+    async def run_process(command: list[str], **kwargs: Any) -> None:
+        calls.append({"command": command, **kwargs})
+
+    monkeypatch.setattr(_starter_engine, "run_process", run_process)
+    flow_run = FlowRun(id=uuid4(), flow_id=uuid4(), name="guard")
+    anyio.run(EngineCommandStarter(heartbeat_seconds=30).start, flow_run)
+
+    (call,) = calls
+    assert call["command"] == [get_sys_executable(), "-m", "prefect.engine"]
+    assert set(call) == {
+        "command",
+        "stream_output",
+        "task_status",
+        "task_status_handler",
+        "env",
+        "cwd",
+    }
+    env = call["env"]
+    assert env["PREFECT__FLOW_RUN_ID"] == str(flow_run.id)
+    assert env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
+    assert all(isinstance(value, str) for value in env.values())
+
+
+def test_a_process_handle_reads_a_pid_and_a_returncode() -> None:
+    class Ended:
+        pid = 1234
+        returncode = 255
+
+    handle = ProcessHandle(Ended())  # type: ignore[arg-type]
+    assert (handle.pid, handle.returncode) == (1234, 255)
+
+
+def test_the_forkserver_has_the_preload_and_stop_the_warm_parent_uses() -> None:
+    server = multiprocessing.forkserver._forkserver
+    assert callable(server.set_forkserver_preload)
+    assert callable(getattr(server, "_stop", None))
+    assert hasattr(server, "_forkserver_pid")
+    assert hasattr(server, "_forkserver_alive_fd")  # a child lets go of it (child.py)
+    assert sys.platform.startswith("linux")  # fork, PR_SET_PDEATHSIG, /proc/.../smaps_rollup
