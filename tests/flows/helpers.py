@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -11,14 +15,15 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from sqlalchemy import select
 
 from safepassage.demo.coordinator import FollowedCase
-from safepassage.demo.sample_answers import Scenario
+from safepassage.demo.sample_answers import Scenario, sample_answer
+from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.rules import decide
 from safepassage.models.settings import get_settings
 from safepassage.models.store.cases import get_case
 from safepassage.models.store.db import open_store
 from safepassage.models.store.events import case_events
 from safepassage.models.store.orm import CaseAction, FollowUp
-from safepassage.services.checkpoints import case_status
+from safepassage.services.checkpoints import answer_checkpoint, case_status
 from safepassage.services.intake import take_in
 from tests.factories import intake
 from tests.flows.conftest import MISSION_BG_MAILBOX, World
@@ -118,3 +123,31 @@ def wait_at(reference: str, checkpoint: str, timeout: float = 180) -> dict[str, 
         what=f"{reference} to wait at {checkpoint}",
     )
     return status
+
+
+@contextlib.contextmanager
+def resumed_and_held_mid_stage(home: Path, reference: str) -> Iterator[str]:
+    """Answer the case's travel document and hold its resumed run inside its first stage.
+
+    The case waits at the travel document. The store's write lock is held (SQLite, under
+    `home`): the resumed run's first stage takes the case's row lock first thing, then waits
+    for the store inside its transaction. Yields the run's id once it waits there; the lock is
+    let go on leaving.
+    """
+    flow_run_id = str(case_status(reference)["flow_run_id"])
+    document = sample_answer(
+        Checkpoint.TRAVEL_DOCUMENT, attempt=1, scenario=Scenario(), today=dt.date.today()
+    )
+    answer_checkpoint(reference, document)
+    lock = sqlite3.connect(home / "safepassage.db", isolation_level=None, timeout=30)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        eventually(
+            lambda: task_running(flow_run_id, "claim_case_run"),
+            timeout=60,
+            what="the resumed run's first stage to wait for the store",
+        )
+        yield flow_run_id
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()

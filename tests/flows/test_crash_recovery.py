@@ -7,11 +7,9 @@ This test runs its own `safepassage serve` (it kills it), on the embedded defaul
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import os
 import signal
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID
@@ -21,11 +19,9 @@ from prefect import get_client
 
 from safepassage.demo.background import BackgroundServe, free_port
 from safepassage.demo.coordinator import play
-from safepassage.demo.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint
-from safepassage.services.checkpoints import answer_checkpoint, case_status
 from tests.conftest import pointed_at
-from tests.flows.helpers import actions, event_kinds, take, task_running
+from tests.flows.helpers import actions, event_kinds, resumed_and_held_mid_stage, take
 from tests.flows.test_return_case import MISSION_PATH
 from tests.waiting import eventually
 
@@ -134,28 +130,10 @@ def test_a_case_killed_between_checkpoints_completes_after_a_restart_with_nothin
 ) -> None:
     case = take("BG")
     play([case], stop_at={Checkpoint.TRAVEL_DOCUMENT}, timeout=180)
-    flow_run_id = case_status(case.reference)["flow_run_id"]
     server_pid = json.loads((crashable.home / "server.json").read_text())["pid"]
-
-    document = sample_answer(
-        Checkpoint.TRAVEL_DOCUMENT, attempt=1, scenario=Scenario(), today=dt.date.today()
-    )
-    answer_checkpoint(case.reference, document)
-    # Hold the case store's write lock: the resumed run blocks at its first write, mid-stage.
-    lock = sqlite3.connect(crashable.home / "safepassage.db", isolation_level=None, timeout=30)
-    lock.execute("BEGIN IMMEDIATE")
-    try:
-        # Its first stage takes the case's row lock first thing: once that stage runs, it waits
-        # for the store inside its transaction, and that is where the kill must find it.
-        eventually(
-            lambda: task_running(flow_run_id, "claim_case_run"),
-            timeout=60,
-            what="the resumed run's first stage to wait for the store",
-        )
+    # The kill must find the resumed run mid-stage, waiting for the store in its transaction.
+    with resumed_and_held_mid_stage(crashable.home, case.reference) as flow_run_id:
         killed = crashable.kill_serve()
-    finally:
-        lock.execute("ROLLBACK")
-        lock.close()
     assert server_pid in killed
     assert len(killed) >= 2  # the server and the flow-run process, at least
 

@@ -7,10 +7,8 @@ costs no more than the runs it held: the next runs start from a new parent.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import signal
-import sqlite3
 from pathlib import Path
 from uuid import UUID
 
@@ -18,12 +16,11 @@ from prefect import get_client
 from prefect.states import Cancelling
 
 from safepassage.demo.coordinator import play
-from safepassage.demo.sample_answers import Scenario, sample_answer
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.orchestration.runs import run_status
-from safepassage.services.checkpoints import answer_checkpoint, case_status
+from safepassage.services.checkpoints import case_status
 from tests.flows.conftest import World
-from tests.flows.helpers import take, task_running, wait_at
+from tests.flows.helpers import resumed_and_held_mid_stage, take, wait_at
 from tests.waiting import eventually
 
 
@@ -50,20 +47,8 @@ def test_a_run_in_a_forked_child_cancelled_as_the_ui_does_ends_cancelled_and_no_
     play([case, other], stop_at={Checkpoint.TRAVEL_DOCUMENT, Checkpoint.RECEPTION}, timeout=240)
     wait_at(case.reference, "travel-document")
     wait_at(other.reference, "reception")
-    flow_run_id = case_status(case.reference)["flow_run_id"]
-    document = sample_answer(
-        Checkpoint.TRAVEL_DOCUMENT, attempt=1, scenario=Scenario(), today=dt.date.today()
-    )
-    answer_checkpoint(case.reference, document)
-    # Hold the store's write lock: the resumed run waits mid-stage, in its forked child.
-    lock = sqlite3.connect(served.home / "safepassage.db", isolation_level=None, timeout=30)
-    lock.execute("BEGIN IMMEDIATE")
-    try:
-        eventually(
-            lambda: task_running(flow_run_id, "claim_case_run"),
-            timeout=60,
-            what="the resumed run's first stage to wait for the store",
-        )
+    # The resumed run waits mid-stage, in its forked child, when the cancel comes.
+    with resumed_and_held_mid_stage(served.home, case.reference) as flow_run_id:
         with get_client(sync_client=True) as client:  # the UI's Cancel: a Cancelling state
             client.set_flow_run_state(UUID(flow_run_id), Cancelling())
         eventually(
@@ -72,9 +57,6 @@ def test_a_run_in_a_forked_child_cancelled_as_the_ui_does_ends_cancelled_and_no_
             timeout=120,
             what="the runner to stop the forked child and mark the run cancelled",
         )
-    finally:
-        lock.execute("ROLLBACK")
-        lock.close()
 
     # The other case's run, in a sibling child, goes on as if nothing happened.
     play([other], stop_at={Checkpoint.TICKET}, timeout=180)
