@@ -1,14 +1,17 @@
 """Cases per minute with one and with two Prefect workers, on the PostgreSQL office set-up.
 
 Run: .venv/bin/python benchmarks/workers_scaleout.py [--cases 100] [--limit 4] [--workers 1 2]
+     [--worker-type warm|process|both]
 
-For each worker count, a fresh office (tests/scaleout/office.py: Prefect's server on
-PostgreSQL, the prefect.yaml deployments on a process work pool, `prefect worker start`
+For each worker type and count, a fresh office (tests/scaleout/office.py: Prefect's server on
+PostgreSQL, the prefect.yaml deployments on a work pool of that type, `prefect worker start`
 workers, `safepassage maintain`, the case store on PostgreSQL) takes in `--cases` cases that
 travel on a passport; it times (1) the intakes until every case waits at its first checkpoint
 (ticket) and (2) all of them answered until every case waits at the next (departure), and
-samples the peak memory of the workers' process trees. Prints cases per minute per phase and
-the speed-up; writes benchmarks/results/workers-<n>.json.
+samples the peak memory (PSS) of the workers' process trees. The worker types: SafePassage's
+warm worker (`safepassage-warm`, deployments/warm/worker.py) and Prefect's own `process`
+worker. Prints cases per minute per phase, the speed-up of more workers, and the warm worker
+against the process worker; writes benchmarks/results/workers-<type>-<n>.json.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.pipeline_vs_skeleton import pss_of_tree, wait_all  # noqa: E402
-from tests.scaleout.office import Office, office  # noqa: E402
+from tests.scaleout.office import PROCESS, WARM, Office, office  # noqa: E402
+
+WORKER_TYPES = {"warm": [WARM], "process": [PROCESS], "both": [WARM, PROCESS]}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -95,10 +100,10 @@ class WorkerMemory:
             self.peak = max(self.peak, total)
 
 
-def measure(workers: int, cases: int, limit: int) -> dict[str, Any]:
+def measure(workers: int, cases: int, limit: int, worker_type: str) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory(prefix=f"office-{workers}-") as tmp,
-        office(Path(tmp), workers=workers, limit=limit) as running,
+        office(Path(tmp), workers=workers, limit=limit, worker_type=worker_type) as running,
     ):
         for name, value in running.env.items():
             if name.startswith(("SAFEPASSAGE_", "PREFECT_")):
@@ -141,6 +146,7 @@ def _burst(running: Office, workers: int, cases: int, limit: int) -> dict[str, A
             answer_checkpoint(reference, answer, expected="ticket")
         second = wait_all(list(references), "departure", timeout=3600) - began
     return {
+        "worker_type": running.worker_type,
         "workers": workers,
         "limit_per_worker": limit,
         "cases": cases,
@@ -160,24 +166,38 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=100)
     parser.add_argument("--limit", type=int, default=4)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--worker-type", choices=sorted(WORKER_TYPES), default="both")
     args = parser.parse_args()
-    results = []
+    results: dict[tuple[str, int], dict[str, Any]] = {}
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
-    for workers in args.workers:
-        print(f"measuring {workers} worker(s), {args.cases} cases...", flush=True)
-        result = measure(workers, args.cases, args.limit)
-        print(json.dumps(result, indent=2), flush=True)
-        (out / f"workers-{workers}.json").write_text(json.dumps(result, indent=2))
-        results.append(result)
-    if len(results) >= 2:
-        one, more = results[0], results[-1]
-        speedup = {
-            "first_checkpoint": one["to_first_checkpoint_s"] / more["to_first_checkpoint_s"],
-            "through": one["through_it_to_the_next_s"] / more["through_it_to_the_next_s"],
-        }
-        print(f"speed-up, {more['workers']} workers against 1:", json.dumps(speedup, indent=2))
+    for worker_type in WORKER_TYPES[args.worker_type]:
+        for workers in args.workers:
+            print(f"measuring {workers} {worker_type} worker(s), {args.cases} cases", flush=True)
+            result = measure(workers, args.cases, args.limit, worker_type)
+            print(json.dumps(result, indent=2), flush=True)
+            named = out / f"workers-{worker_type}-{workers}.json"
+            named.write_text(json.dumps(result, indent=2))
+            results[worker_type, workers] = result
+    for (worker_type, workers), more in results.items():
+        one = results.get((worker_type, min(args.workers)))
+        if one is not None and one is not more:
+            print(f"speed-up, {workers} {worker_type} workers against {one['workers']}:")
+            print(json.dumps(_ratios(one, more), indent=2))
+        cold = results.get((PROCESS, workers))
+        if worker_type == WARM and cold is not None:
+            print(f"{workers} warm worker(s) against as many process workers:")
+            print(json.dumps(_ratios(cold, more), indent=2))
     os._exit(0)  # prefect's background threads would hold the exit
+
+
+def _ratios(slower: dict[str, Any], faster: dict[str, Any]) -> dict[str, float]:
+    """Return how many times faster each phase is, and the ratio of the peak memories."""
+    return {
+        "first_checkpoint": slower["to_first_checkpoint_s"] / faster["to_first_checkpoint_s"],
+        "through": slower["through_it_to_the_next_s"] / faster["through_it_to_the_next_s"],
+        "peak_pss": faster["peak_pss_workers_mb"] / slower["peak_pss_workers_mb"],
+    }
 
 
 if __name__ == "__main__":

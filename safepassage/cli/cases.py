@@ -1,15 +1,21 @@
-"""`safepassage cases` and `safepassage case REF`: the case list and one case's timeline."""
+"""`safepassage cases` and `safepassage case REF`: the case list and one case's timeline.
+
+The store (SQLAlchemy, pydantic) is imported inside the commands: every other command, and
+`--help`, starts without it.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from safepassage.cli import common, output
 from safepassage.cli.followups import followup_rows, print_followups
-from safepassage.models.intake import Beneficiary, Intake
-from safepassage.services.cases import TimelineEvent, case_detail, case_list
+
+if TYPE_CHECKING:
+    from safepassage.models.intake import Intake
+    from safepassage.services.cases import TimelineEvent
 
 
 def cases(
@@ -17,6 +23,8 @@ def cases(
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many.")] = 200,
 ) -> None:
     """List cases, newest first, without any personal data."""
+    from safepassage.services.cases import case_list  # noqa: PLC0415 - opens the store only here
+
     summaries = case_list(limit=limit)
     if as_json:
         output.emit_json([s.as_dict() for s in summaries])
@@ -56,6 +64,8 @@ def _event_dict(event: TimelineEvent) -> dict[str, Any]:
 
 def _personal_view(intake: Intake | None) -> dict[str, Any]:
     """Return the intake's personal sections, revealed or masked field by field."""
+    from safepassage.models.intake import Beneficiary  # noqa: PLC0415 - loaded by the store already
+
     if intake is not None:
         return intake.model_dump(
             mode="json",
@@ -80,6 +90,8 @@ def case(
     by: Annotated[str | None, typer.Option("--by", help="Who is looking (audit trail).")] = None,
 ) -> None:
     """Show one case: its stage, decision and event timeline; personal data only with --reveal."""
+    from safepassage.services.cases import case_detail  # noqa: PLC0415 - opens the store only here
+
     detail = case_detail(
         common.reference_argument(reference),
         reveal=reveal,

@@ -10,7 +10,6 @@ from pathlib import Path
 import typer
 
 from safepassage.models.errors import FieldProblem, IntakeInvalid
-from safepassage.models.intake import MAX_DOCUMENT_BYTES
 from safepassage.models.reference import normalise_reference
 
 
@@ -36,6 +35,8 @@ def read_document(path: Path, *, source: str) -> bytes:
     Reads at most one byte more than a document may have (the parser then says it is too
     large), and only from a regular file: a FIFO would hang, /dev/zero never end.
     """
+    from safepassage.models.intake import MAX_DOCUMENT_BYTES  # noqa: PLC0415 - pydantic and pycountry; only commands that read a file pay
+
     try:
         # Without blocking: opening a FIFO would wait for a writer. What was opened is then
         # checked and read, whatever replaces the name meanwhile.

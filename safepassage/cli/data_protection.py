@@ -9,7 +9,7 @@ checks the event log's hash chain; `audit REF` lists who saw or was sent what ab
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -17,14 +17,9 @@ from safepassage.cli import common, output
 from safepassage.models.consent_record import Purpose, Recipient, language_code
 from safepassage.models.errors import FieldProblem, IntakeInvalid
 from safepassage.models.vocabulary import ErasureReason
-from safepassage.services.data_protection import (
-    ConsentChange,
-    audit_trail,
-    consent_of,
-    record_consent,
-    record_consent_for,
-    verify_event_log,
-)
+
+if TYPE_CHECKING:  # the services open the store: imported in the commands that need it
+    from safepassage.services.data_protection import ConsentChange
 
 #: The codes `erase --reason` takes.
 ERASURE_REASON_VALUES = frozenset(code.value for code in ErasureReason)
@@ -192,6 +187,8 @@ def consent(
     One answer: --recipient R --purpose P --agree yes|no --language CODE [--interpreter].
     A withdrawal applies at once: queued detailed messages that relied on it go minimal.
     """
+    from safepassage.services.data_protection import consent_of, record_consent  # noqa: PLC0415 - opens the store only here
+
     ref = common.reference_argument(reference)
     entry = {"--recipient": recipient, "--purpose": purpose, "--agree": agree}
     shorthands = {
@@ -253,6 +250,8 @@ def _record_one(
     # Each value that is None was named in `problems` above.
     if problems or recipient is None or purpose is None or agreed is None or language is None:
         raise IntakeInvalid(problems, source="the command")
+    from safepassage.services.data_protection import record_consent_for  # noqa: PLC0415 - opens the store only here
+
     return record_consent_for(
         ref,
         recipient=recipient,
@@ -354,6 +353,8 @@ def audit(
     if target.strip().lower() == "verify":
         _verify(as_json)
         return
+    from safepassage.services.data_protection import audit_trail  # noqa: PLC0415 - opens the store only here
+
     ref = common.reference_argument(target)
     entries = [e.as_dict() for e in audit_trail(ref)]
     if as_json:
@@ -367,6 +368,8 @@ def audit(
 
 
 def _verify(as_json: bool) -> None:
+    from safepassage.services.data_protection import verify_event_log  # noqa: PLC0415 - opens the store only here
+
     check = verify_event_log()
     broken = check.broken
     result = {

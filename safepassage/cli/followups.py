@@ -7,12 +7,14 @@ shows a case's plan and reports (masked unless --reveal, and a reveal is logged)
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from safepassage.cli import common, output
-from safepassage.services.cases import FollowUpReport, PlannedFollowUp, followup_list
+
+if TYPE_CHECKING:  # the services open the store: imported in the commands that need it
+    from safepassage.services.cases import FollowUpReport, PlannedFollowUp
 
 RECONCILE = "reconcile"
 RECONCILE_USAGE = "`reconcile` takes at most one case reference and no filter"
@@ -57,6 +59,8 @@ def followups(
     if reconcile:
         _reconcile(reference, as_json)
         return
+    from safepassage.services.cases import followup_list  # noqa: PLC0415 - opens the store only here
+
     views = followup_list(reference=reference, due=due, overdue=overdue, limit=limit)
     if as_json:
         output.emit_json([v.as_dict() for v in views])

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from safepassage.cli import common, output
 from safepassage.models.clock import utcnow
-from safepassage.models.intake import parse_intake
-from safepassage.models.rules import Decision, decide
+
+if TYPE_CHECKING:
+    from safepassage.models.rules import Decision
 
 
 def _print_decision(decision: Decision) -> None:
@@ -36,6 +37,9 @@ def intake(
     ] = None,
 ) -> None:
     """Validate a case file, decide eligibility, and (without --dry-run) store the case."""
+    from safepassage.models.intake import parse_intake  # noqa: PLC0415 - pydantic and the rules; only this command pays
+    from safepassage.models.rules import decide  # noqa: PLC0415 - as above
+
     raw = common.read_document(file, source="case file")
     case_file = parse_intake(raw)
     decision = decide(case_file, today=utcnow().date())

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from safepassage.cli import common, output
-from safepassage.models.crypto import generate_key_text
 from safepassage.models.json_ready import json_ready
 
 keys_app = typer.Typer(
@@ -21,6 +20,8 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 def keygen() -> None:
     """Print a new random master key (store it in your secret manager, not in a file in git)."""
+    from safepassage.models.crypto import generate_key_text  # noqa: PLC0415 - imports cryptography; only this command pays
+
     typer.echo(generate_key_text())
 
 

@@ -6,13 +6,14 @@ attempts, times) and never a body, a URL or anything personal.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from safepassage.cli import common, output
-from safepassage.notifications import OutboxView
-from safepassage.services.notifications import list_notifications, retry_failed, send_test
+
+if TYPE_CHECKING:  # apprise and the store: imported in the commands that need them
+    from safepassage.notifications import OutboxView
 
 RETRY = "retry"
 
@@ -45,6 +46,8 @@ def notifications(
     if retry and reference is not None:
         _retry(reference, as_json=as_json)
         return
+    from safepassage.services.notifications import list_notifications  # noqa: PLC0415 - imports apprise; only this command pays
+
     views = list_notifications(reference=reference, failed_only=failed, limit=limit)
     if as_json:
         output.emit_json([v.as_dict() for v in views])
@@ -76,6 +79,8 @@ def _row(view: OutboxView) -> tuple[str, ...]:
 
 
 def _retry(reference: str, *, as_json: bool) -> None:
+    from safepassage.services.notifications import retry_failed  # noqa: PLC0415 - imports apprise; only this command pays
+
     retry = retry_failed(reference, actor=common.operator_name(None))
     report = retry.delivery
     if as_json:
@@ -94,6 +99,8 @@ def notify_test(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Send a test message, with no case data, to every target with TAG."""
+    from safepassage.services.notifications import send_test  # noqa: PLC0415 - imports apprise; only this command pays
+
     results = send_test(tag)
     if as_json:
         output.emit_json([{"target": label, "sent": ok} for label, ok in results])

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from safepassage.cli import common, output
-from safepassage.cli.chart import draw_chart
 from safepassage.models.errors import ConfigurationError, FieldProblem, IntakeInvalid
 from safepassage.models.private_files import open_private
-from safepassage.models.report import ROW_COLUMNS, Report
-from safepassage.services.reports import office_report, record_reference_export
+
+if TYPE_CHECKING:  # the figures read the store: imported in the command
+    from safepassage.models.report import Report
 
 
 def report(
@@ -52,12 +52,16 @@ def report(
     The CSV file leaves out which cases are over their time limit unless --with-references.
     """
     check_reference_options(csv_file, with_references=with_references, reason=reason)
+    from safepassage.services.reports import office_report, record_reference_export  # noqa: PLC0415 - opens the store only here
+
     figures = office_report()
     if csv_file is not None:
         if with_references and reason is not None:
             record_reference_export(figures, actor=common.operator_name(by), reason=reason)
         write_csv(figures, csv_file, references=with_references)
     if chart is not None:
+        from safepassage.cli.chart import draw_chart  # noqa: PLC0415 - only `report --chart` draws
+
         draw_chart(figures, chart)
     if as_json:
         output.emit_json(figures.as_dict())
@@ -87,6 +91,8 @@ def check_reference_options(
 
 def write_csv(figures: Report, path: Path, *, references: bool) -> None:
     """Write the report's flat table (one row per figure) to `path`, owner-only (0600)."""
+    from safepassage.models.report import ROW_COLUMNS  # noqa: PLC0415 - loaded by the figures already
+
     try:
         with open_private(path, "w") as handle:
             writer = csv.DictWriter(handle, fieldnames=ROW_COLUMNS)

@@ -8,7 +8,6 @@ import typer
 
 from safepassage.cli import output
 from safepassage.models.vocabulary import Programme
-from safepassage.services.rules import list_rules
 
 
 def rules(
@@ -31,6 +30,8 @@ def rules(
 ) -> None:
     """List the rules: programme rules cite the programme description, office rules are the
     UK office's policy (SAFEPASSAGE_OFFICE_POLICY can change their outcome)."""
+    from safepassage.services.rules import list_rules  # noqa: PLC0415 - the rules engine; only this command pays
+
     listing = list_rules(programme)
     if as_json:
         output.emit_json([row.as_dict() for row in listing.rows])

@@ -1,6 +1,7 @@
 """`safepassage serve`, `status` and `resume`: running cases as Prefect flow runs.
 
 Prefect is imported inside the commands: it takes seconds, and the other commands need none of it.
+`status` never imports it: it asks the server over its REST API (orchestration/prefect_api.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import typer
 
 from safepassage.cli import common, output
 from safepassage.deployments.stop_signals import stop_signals
-from safepassage.models.intake import load_json_document
 from safepassage.models.settings import get_settings
 
 
@@ -83,7 +83,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Show where a case stands and what it waits for."""
-    from safepassage.services.checkpoints import case_status  # noqa: PLC0415 - imports prefect (3 s); only this command pays
+    from safepassage.services.checkpoints import case_status  # noqa: PLC0415 - opens the store only here (and asks Prefect over HTTP, without importing it)
 
     result = case_status(common.reference_argument(reference))
     if as_json:
@@ -110,6 +110,7 @@ def resume(
     ] = None,
 ) -> None:
     """Answer the checkpoint a case waits at, exactly as the Prefect UI form would."""
+    from safepassage.models.intake import load_json_document  # noqa: PLC0415 - pydantic; only this command pays
     from safepassage.services.checkpoints import answer_checkpoint  # noqa: PLC0415 - imports prefect (3 s); only this command pays
 
     ref = common.reference_argument(reference)

@@ -66,8 +66,9 @@ def flow_runs_alive_here(proc: Path = Path("/proc")) -> set[str]:
     """Return the ids of the flow runs whose process is alive on this machine.
 
     Prefect's runner and process worker give each flow-run process its run's id in the
-    environment (PREFECT__FLOW_RUN_ID); /proc shows it for our own processes. Elsewhere than
-    Linux, or for runs on another machine, the set is empty and heartbeats alone decide.
+    environment (PREFECT__FLOW_RUN_ID); /proc shows it for our own processes (a warm child
+    writes it there, deployments/warm/child.py). Elsewhere than Linux, or for runs on another
+    machine, the set is empty and heartbeats alone decide.
     """
     alive: set[str] = set()
     if not proc.is_dir():
@@ -93,13 +94,8 @@ def find_orphans(
     *,
     now: dt.datetime,
     after: float,
-    also_alive: Callable[[], set[str]] = set,
 ) -> list[FlowRun]:
-    """Return the runs of the deployments that show no sign of life for `after` seconds.
-
-    `also_alive` names runs whose process is alive though /proc does not show it (the warm
-    children of `serve`, deployments/warm/parent.py).
-    """
+    """Return the runs of the deployments that show no sign of life for `after` seconds."""
     runs = client.read_flow_runs(
         flow_run_filter=FlowRunFilter(
             state=FlowRunFilterState(
@@ -110,7 +106,7 @@ def find_orphans(
         limit=200,
     )
     silent_since = now - dt.timedelta(seconds=after)
-    alive_here = flow_runs_alive_here() | also_alive() if runs else set()
+    alive_here = flow_runs_alive_here() if runs else set()
     orphans = []
     for run in runs:
         entered = run.state.timestamp if run.state else None
@@ -127,7 +123,6 @@ def reschedule_orphans(
     deployment_names: list[str],
     *,
     after: float,
-    also_alive: Callable[[], set[str]] = set,
 ) -> list[str]:
     """Move every silent run of the deployments to AwaitingRetry; return their names."""
     with get_client(sync_client=True) as client, httpx.Client(base_url=api_url, timeout=30) as api:
@@ -140,7 +135,7 @@ def reschedule_orphans(
         if not ids:
             return []
         now = dt.datetime.now(dt.UTC)
-        orphans = find_orphans(client, api, ids, now=now, after=after, also_alive=also_alive)
+        orphans = find_orphans(client, api, ids, now=now, after=after)
         for run in orphans:
             client.set_flow_run_state(
                 run.id,

@@ -19,7 +19,7 @@ from prefect.types.entrypoint import EntrypointType
 from safepassage.deployments.recovery import OrphanReaper, reschedule_orphans
 from safepassage.deployments.server_process import ServerProcess, servers_of_home
 from safepassage.deployments.stop_signals import stopping
-from safepassage.deployments.warm.parent import WarmParent
+from safepassage.deployments.warm.parent import WarmParent, start_warm_parent
 from safepassage.deployments.warm.runner import serve_runs
 from safepassage.gateway.app import create_app
 from safepassage.gateway.prefect_proxy import PrefectUpstream
@@ -83,22 +83,11 @@ def _deployment(spec: catalog.DeploymentSpec) -> RunnerDeployment:
     )
 
 
-def _warm_parent(settings: Settings) -> WarmParent | None:
-    """Start the warm parent (SAFEPASSAGE_WARM_PROCESSES, the default); None if off or broken."""
-    if not settings.warm_processes:
-        return None
-    parent = WarmParent()
-    return parent if parent.start() else None
-
-
-def _reaper(settings: Settings, api_url: str, warm: WarmParent | None) -> OrphanReaper:
+def _reaper(settings: Settings, api_url: str) -> OrphanReaper:
     """Return the reaper of the served deployments' runs that lost their process."""
     names = [spec.full_name for spec in catalog.DEPLOYMENTS]
-    also_alive = warm.live_flow_runs if warm is not None else set
     return OrphanReaper(
-        lambda: reschedule_orphans(
-            api_url, names, after=settings.orphan_after_seconds, also_alive=also_alive
-        ),
+        lambda: reschedule_orphans(api_url, names, after=settings.orphan_after_seconds),
         interval=settings.reaper_interval_seconds,
     )
 
@@ -189,8 +178,8 @@ def serve(
         served = deployments()
         # Started from the main thread, before the flow-run processes' tether is set: the warm
         # parent ends with us through its own pipe, its children with it (deployments/warm).
-        warm = _warm_parent(settings)
-        reaper = _reaper(settings, address.api_url, warm)
+        warm = start_warm_parent(settings)
+        reaper = _reaper(settings, address.api_url)
         drainer.start()
         reaper.start()
         # Inherited by the flow-run processes Prefect's runner starts: they die with us.

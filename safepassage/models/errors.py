@@ -28,6 +28,14 @@ class ConfigurationError(SafePassageError):
     """A setting or a configuration file is wrong; the message names it and the fix."""
 
 
+class StoreUnreachable(ConfigurationError):
+    """The case store did not answer when opened: a wrong setting, or a database that is down.
+
+    A command reports it as the configuration error it most often is. A stage task retries it
+    (orchestration/task_options.py), since a database restarting answers again seconds later.
+    """
+
+
 class FieldProblem:
     """One problem in an input document: where it is and what is expected there."""
 

@@ -14,8 +14,6 @@ import stat
 from pathlib import Path
 from typing import BinaryIO, Literal, TextIO, cast, overload
 
-from sqlalchemy.engine import make_url
-
 from safepassage.models.errors import ConfigurationError
 
 #: The mode of every file SafePassage writes, and of the folders it creates.
@@ -66,6 +64,8 @@ def create_private_database(url: str) -> None:
     process would then take itself for the last user, checkpoint and delete the WAL, and
     the writes of both sides would part ways, some of them lost.
     """
+    from sqlalchemy.engine import make_url  # noqa: PLC0415 - the command line imports this module first thing; SQLAlchemy only with the store
+
     parsed = make_url(url)
     if not parsed.drivername.startswith("sqlite") or parsed.database in {None, "", ":memory:"}:
         return

@@ -8,8 +8,10 @@ checkpoints, and what the case waits for and since when; one progress artifact
 The flows call `publish_case_view` where they decide to: before every suspend (flows/ask.py),
 when a return-case run ends, after each stage of the withdrawal and follow-up flows. A flow
 body re-executes from the top on each resume, so the same view is published again and again:
-each artifact is updated in place, and only when its content changed, so a replay costs two
-reads. It is best effort: a view that fails to publish is logged and never fails a stage.
+each artifact is updated in place, and only when its content changed, so a replay costs one
+read (the artifacts; the run's tags are those the engine read with the run when the process
+started, for the run the process runs, and kept as this process sets them). It is best effort:
+a view that fails to publish is logged and never fails a stage.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from prefect.client.schemas.filters import (
     ArtifactFilterFlowRunId,
     ArtifactFilterKey,
 )
-from prefect.client.schemas.objects import Artifact
+from prefect.client.schemas.objects import Artifact, FlowRun
 from prefect.client.schemas.sorting import ArtifactSort
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.runtime import flow_run
@@ -48,6 +50,17 @@ def _run_to_show(case_run_id: str | None) -> UUID | None:
     # The case's own run, even from another flow (a withdrawal) that acts on the case.
     run_id = case_run_id or flow_run.id
     return UUID(run_id) if run_id else None
+
+
+def _own_run(run_id: UUID) -> FlowRun | None:
+    """Return this process's flow run as the engine read it, if `run_id` is that run.
+
+    Its tags are what the server holds: only SafePassage sets a run's tags (the gateway lets no
+    coordinator change them), and this process sets them through here while it runs the run.
+    """
+    context = FlowRunContext.get()
+    run = context.flow_run if context is not None else None
+    return run if run is not None and run.id == run_id else None
 
 
 def publish_case_view(reference: str) -> None:
@@ -78,10 +91,13 @@ def publish(view: CaseView, run_id: UUID) -> None:
         progress_key(view.reference): ("progress", view.progress, view.progress_text),
     }
     with get_client(sync_client=True) as client:
-        tags = list(client.read_flow_run(run_id).tags)
+        own = _own_run(run_id)
+        tags = list(own.tags if own is not None else client.read_flow_run(run_id).tags)
         new_tags = stage_tags(tags, view.stage)
         if new_tags != tags:
             client.update_flow_run(run_id, tags=new_tags)
+            if own is not None:
+                own.tags = new_tags  # the server's now; the next publish of this process reads it
         found = client.read_artifacts(
             artifact_filter=ArtifactFilter(
                 key=ArtifactFilterKey(any_=list(wanted)),

@@ -1,4 +1,6 @@
-"""Follow-up runs in Prefect: the reconcile's `FollowUpRuns`, and which run waits for a report.
+"""Follow-up runs in Prefect: the reconcile's `FollowUpRuns`.
+
+Which run waits for a report is read without prefect: `prefect_api.waiting_runs`.
 
 Call `connection.connect` first (or run inside a flow run, which has its server's address).
 """
@@ -17,7 +19,6 @@ from prefect.states import Cancelled, Scheduled
 
 from safepassage.models.followup_reconcile import RunInfo, RunSpec
 from safepassage.orchestration.catalog import REINTEGRATION_FOLLOWUP
-from safepassage.orchestration.runs import RunStatus, run_status
 
 #: Runs read per request when looking up which exist.
 PAGE = 200
@@ -105,25 +106,3 @@ class PrefectFollowUpRuns:
                 )
             except ObjectNotFound:
                 return
-
-
-def waiting_runs(
-    case_run_id: str | None, followup_run_ids: Sequence[str]
-) -> list[tuple[str, RunStatus]]:
-    """Return the runs a case waits in: its suspended follow-ups, newest first, else its own run.
-
-    `status` shows the first and `resume` acts on it, so a case at a follow-up is answered like
-    any other. Several follow-ups can wait at once (a late report, a compressed clock): each
-    is then named by its number, never guessed.
-    """
-    waiting = []
-    for run_id in followup_run_ids:
-        try:
-            status = run_status(run_id)
-        except ObjectNotFound:  # deleted in Prefect; the next reconcile recreates it
-            continue
-        if status.waiting_for is not None:
-            waiting.append((run_id, status))
-    if waiting or case_run_id is None:
-        return waiting
-    return [(case_run_id, run_status(case_run_id))]

@@ -7,7 +7,6 @@ and by tasks inside a flow run, which knows its server's address already.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -15,24 +14,24 @@ import httpx
 from prefect import get_client
 from prefect.client.schemas.objects import State, StateType
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+from prefect.settings import get_current_settings
 from prefect.states import Cancelling
 
-from safepassage.models.checkpoints import Checkpoint
-from safepassage.models.errors import CaseStateError, SafePassageError
+from safepassage.models.errors import CaseStateError, ConfigurationError
 from safepassage.orchestration.catalog import RETURN_CASE
-from safepassage.orchestration.pause_key import PauseKey
+from safepassage.orchestration.prefect_api import (
+    TRANSIENT_STATUS,
+    PrefectApi,
+    RunStatus,
+    ServerBusy,
+    read_run_status,
+)
 
 #: A flow run in one of these states runs no more code of its own.
 FINAL_RUN_STATES = frozenset(
     {StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED}
 )
-#: The SQLite-backed server answers 503 ("database is locked") under bursts: retry those.
-TRANSIENT_STATUS = {429, 502, 503, 504}
 RESUME_TRIES = 6
-
-
-class ServerBusy(SafePassageError):
-    """The Prefect server kept answering 'busy'; nothing was changed."""
 
 
 def case_run_tags(programme: str, country: str) -> list[str]:
@@ -82,45 +81,30 @@ def wait_for_end(flow_run_id: str, *, timeout: float) -> str:
     return name
 
 
-@dataclass(frozen=True)
-class RunStatus:
-    """Where a run stands, and the checkpoint it accepts input for (None unless suspended)."""
-
-    state_type: str
-    state_name: str
-    waiting_for: Checkpoint | None
-    attempt: int | None
-    pause_key: str | None
+def current_api() -> PrefectApi:
+    """Return the API Prefect's own client would talk to now (its settings, contexts included)."""
+    api = get_current_settings().api
+    if not api.url:
+        raise ConfigurationError(
+            "no Prefect server to ask: start `safepassage serve` (or set PREFECT_API_URL)"
+        )
+    return PrefectApi(
+        url=api.url.rstrip("/"),
+        auth_string=api.auth_string.get_secret_value() if api.auth_string else None,
+        api_key=api.key.get_secret_value() if api.key else None,
+        skip_tls_verify=api.tls_insecure_skip_verify,
+        ssl_cert_file=api.ssl_cert_file or None,
+        timeout=api.request_timeout,
+    )
 
 
 def run_status(flow_run_id: str) -> RunStatus:
-    """Read the run's state; `waiting_for` only once it is suspended and its form is stored."""
-    with get_client(sync_client=True) as client:
-        run = client.read_flow_run(UUID(flow_run_id))
-        state = run.state
-        if state is None:
-            return RunStatus("PENDING", "Pending", None, None, None)
-        key = state.state_details.pause_key
-        parsed = PauseKey.parse(key) if key else None
-        waiting = None
-        if state.type == StateType.PAUSED and state.name == "Suspended" and parsed:
-            # The server marks the run suspended a moment before the flow stores its form;
-            # a resume in between is refused, so report waiting only once the form is there.
-            inputs = client.filter_flow_run_input(
-                UUID(flow_run_id),
-                key_prefix=parsed.input_key("schema"),
-                limit=1,
-                exclude_keys=set(),
-            )
-            if inputs:
-                waiting = parsed.checkpoint
-        return RunStatus(
-            state.type.value,
-            state.name or state.type.value,
-            waiting,
-            parsed.attempt if parsed and waiting else None,
-            key,
-        )
+    """Read the run's state; `waiting_for` only once it is suspended and its form is stored.
+
+    The same requests as `status` sends without prefect (prefect_api.py), to the server
+    Prefect's settings name; a deleted run raises prefect_api.RunNotFound.
+    """
+    return read_run_status(current_api(), flow_run_id)
 
 
 def resume_run(

@@ -1,4 +1,8 @@
-"""Where a case stands, and answering the checkpoint it waits at (as the Prefect UI form would)."""
+"""Where a case stands, and answering the checkpoint it waits at (as the Prefect UI form would).
+
+`case_status` (`safepassage status`) reads the store and asks the Prefect server over its REST
+API, without importing prefect (about a second of the command's time); answering imports it.
+"""
 
 from __future__ import annotations
 
@@ -12,21 +16,20 @@ from safepassage.models.store.db import opened_store
 from safepassage.models.store.followups import waiting_run_ids
 from safepassage.models.vocabulary import FINAL_STAGES
 from safepassage.orchestration.connection import connect
-from safepassage.orchestration.followup_runs import waiting_runs
 from safepassage.orchestration.pause_key import PauseKey
-from safepassage.orchestration.runs import RunStatus, resume_run
-from safepassage.tasks.checkpoints import history_of, validate_answer
+from safepassage.orchestration.prefect_api import PrefectApi, RunStatus, waiting_runs
 
 
 def case_status(reference: str) -> dict[str, Any]:
     """Return a case's status as the CLI's JSON shows it (store and Prefect together)."""
     address = connect(get_settings())
+    api = PrefectApi.from_environment(address.api_url)
     with opened_store() as store, store.transaction() as session:
         case = get_case(session, reference)
         stage, case_run_id = case.stage, case.flow_run_id
         followup_runs = waiting_run_ids(session, case)
     # A case at a follow-up waits in that follow-up's own run, not in its return-case run.
-    runs = waiting_runs(case_run_id, followup_runs)
+    runs = waiting_runs(api, case_run_id, followup_runs)
     flow_run_id, run = runs[0] if runs else (None, None)
     waiting_for = run.waiting_for.value if run and run.waiting_for else None
     ended = stage in {s.value for s in FINAL_STAGES}
@@ -54,16 +57,20 @@ def answer_checkpoint(
     The path of `safepassage resume` and of the demo. `expected` may name the attempt too
     (`followup-report-3`), as `attempt` does: needed when several follow-ups wait at once.
     """
+    from safepassage.orchestration.runs import resume_run  # noqa: PLC0415 - imports prefect (3 s); `status` needs none of it
+    from safepassage.tasks.checkpoints import history_of, validate_answer  # noqa: PLC0415 - as above
+
     expected, pinned = _split_expected(expected)
     attempt = attempt if attempt is not None else pinned
-    connect(get_settings())
+    address = connect(get_settings())
+    api = PrefectApi.from_environment(address.api_url)
     with opened_store() as store, store.transaction() as session:
         case = get_case(session, reference)
         if case.flow_run_id is None:
             raise CaseStateError(
                 f"case {reference} has no flow run yet: is `safepassage serve` up?"
             )
-        runs = waiting_runs(case.flow_run_id, waiting_run_ids(session, case))
+        runs = waiting_runs(api, case.flow_run_id, waiting_run_ids(session, case))
         flow_run_id, run = _the_waiting_run(reference, runs, attempt)
         if run.waiting_for is None or run.pause_key is None:
             raise CaseStateError(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from prefect import task
-
 from safepassage.models import details
 from safepassage.models.checkpoints import ArrivalAnswer, Checkpoint
 from safepassage.models.clock import utcnow
@@ -13,10 +11,10 @@ from safepassage.models.store.db import process_store
 from safepassage.models.store.workflow import read_answer_for_stage, record_action
 from safepassage.models.stored_forms import read_stored
 from safepassage.notifications import Event, deliver_now, queue_notifications
-from safepassage.orchestration.task_options import STAGE_TASK
+from safepassage.orchestration.task_options import stage_task
 
 
-@task(**STAGE_TASK)
+@stage_task
 def hand_over_on_arrival(reference: str) -> None:
     """Record the handover and confirm the arrival to the mission."""
     at = utcnow()

@@ -20,7 +20,7 @@ from safepassage.models.store.db import process_store
 from safepassage.models.store.workflow import find_action, find_answer, record_action, set_stage
 from safepassage.models.vocabulary import Stage
 from safepassage.notifications import Event, deliver_now, queue_notifications
-from safepassage.orchestration.task_options import LEDGER_TASK, STAGE_TASK
+from safepassage.orchestration.task_options import LEDGER_TASK, stage_task
 from safepassage.tasks.checkpoints import stored_answer
 
 DECLINED = "the person declined to share their details with the embassy"
@@ -49,7 +49,7 @@ def embassy_consent_needed(reference: str) -> bool:
         return True
 
 
-@task(**STAGE_TASK)
+@stage_task
 def embassy_may_be_asked(reference: str, attempt: int) -> bool:
     """Return whether travel document request `attempt` may go to the embassy: the consent
     record as it stands now (cached per attempt, so a replay sends the same way)."""
@@ -57,7 +57,7 @@ def embassy_may_be_asked(reference: str, attempt: int) -> bool:
         return consents_to(case, Recipient.EMBASSY, Purpose.TRAVEL_DOCUMENTS)
 
 
-@task(**STAGE_TASK)
+@stage_task
 def conclude_embassy_consent(reference: str) -> bool:
     """Record the answer in the consent record (once); return whether the person agreed."""
     at = utcnow()

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from prefect import task
-
 from safepassage.models.clock import utcnow
 from safepassage.models.store.case_transaction import case_transaction
 from safepassage.models.store.db import process_store
 from safepassage.models.store.workflow import record_action, set_stage
 from safepassage.models.vocabulary import Stage
 from safepassage.notifications import Event, deliver_now, queue_notifications
-from safepassage.orchestration.task_options import STAGE_TASK
+from safepassage.orchestration.task_options import stage_task
 from safepassage.tasks.ticketing import queue_journey
 
 #: What the mission and the embassy read of a journey that did not happen: never why.
@@ -18,7 +16,7 @@ NOT_BOARDED = "the person did not board; a new booking follows"
 RESCHEDULED = "the journey was rescheduled to a new date; a new booking follows"
 
 
-@task(**STAGE_TASK)
+@stage_task
 def confirm_departure(
     reference: str, attempt: int, boarded: bool, rescheduled: bool = False
 ) -> bool:

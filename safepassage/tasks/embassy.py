@@ -7,8 +7,6 @@ passes, and the case's log says the embassy was not told and under which policy 
 
 from __future__ import annotations
 
-from prefect import task
-
 from safepassage.models import details
 from safepassage.models.clock import utcnow
 from safepassage.models.rules import notifies_embassy, policy_in_force
@@ -18,13 +16,13 @@ from safepassage.models.store.db import process_store
 from safepassage.models.store.workflow import record_action, set_stage
 from safepassage.models.vocabulary import Stage
 from safepassage.notifications import Event, deliver_now, queue_notifications
-from safepassage.orchestration.task_options import STAGE_TASK
+from safepassage.orchestration.task_options import stage_task
 
 #: The action recorded instead of `embassy-informed` when the office policy says no.
 SKIPPED_BY_POLICY = "embassy-not-informed"
 
 
-@task(**STAGE_TASK)
+@stage_task
 def liaise_with_embassy(reference: str, attempt: int) -> None:
     """Tell the embassy of the return booked in `attempt` (again after a rebooking).
 

@@ -44,7 +44,7 @@ from safepassage.models.stored_forms import read_stored
 from safepassage.models.vocabulary import FINAL_STAGES, Stage
 from safepassage.notifications import Event, deliver_now, queue_notifications
 from safepassage.orchestration.followup_runs import PrefectFollowUpRuns
-from safepassage.orchestration.task_options import LEDGER_TASK, STAGE_TASK
+from safepassage.orchestration.task_options import LEDGER_TASK, stage_task
 
 logger = logging.getLogger("safepassage.tasks.followups")
 REPORT = Checkpoint.FOLLOWUP_REPORT
@@ -101,7 +101,7 @@ def reconcile_now(
     return report
 
 
-@task(**STAGE_TASK)
+@stage_task
 def schedule_followups(reference: str) -> int:
     """Record the follow-ups from the actual arrival; move the case to reintegration; count them.
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from prefect import task
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -18,7 +17,7 @@ from safepassage.models.store.orm import Case
 from safepassage.models.store.workflow import record_action, set_stage
 from safepassage.models.vocabulary import Outcome, Stage
 from safepassage.notifications import Event, deliver_now, queue_notifications
-from safepassage.orchestration.task_options import STAGE_TASK
+from safepassage.orchestration.task_options import stage_task
 
 
 class IdentificationResult(BaseModel):
@@ -30,7 +29,7 @@ class IdentificationResult(BaseModel):
     escort_required: bool
 
 
-@task(**STAGE_TASK)
+@stage_task
 def check_identification(reference: str) -> IdentificationResult:
     """Apply the decision taken at intake: accept, ask for a review, or end the case."""
     at = utcnow()
@@ -83,7 +82,7 @@ def _end_ineligible(session: Session, master_key: MasterKey, case: Case, at: dt.
     )
 
 
-@task(**STAGE_TASK)
+@stage_task
 def conclude_review(reference: str, approved: bool) -> bool:
     """Act on a coordinator's review: accept the case, or end it as ineligible."""
     at = utcnow()

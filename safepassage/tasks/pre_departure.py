@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from prefect import task
-
 from safepassage.models import details
 from safepassage.models.checkpoints import Checkpoint, PreDepartureAnswer
 from safepassage.models.clock import utcnow
@@ -21,13 +19,13 @@ from safepassage.models.store.db import process_store
 from safepassage.models.store.workflow import record_action, set_stage
 from safepassage.models.vocabulary import Stage
 from safepassage.notifications import Event, deliver_now, queue_notifications
-from safepassage.orchestration.task_options import STAGE_TASK
+from safepassage.orchestration.task_options import stage_task
 from safepassage.tasks.checkpoints import stored_answer
 
 Fitness = Literal["yes", "medical_escort", "not_yet"]
 
 
-@task(**STAGE_TASK)
+@stage_task
 def begin_pre_departure(reference: str, attempt: int) -> None:
     """Put the case at the pre-departure stage for ask `attempt`."""
     at = utcnow()
@@ -37,7 +35,7 @@ def begin_pre_departure(reference: str, attempt: int) -> None:
         )
 
 
-@task(**STAGE_TASK)
+@stage_task
 def conclude_pre_departure(reference: str, attempt: int) -> Fitness:
     """Act on ask `attempt`: fit (with or without a medical escort), or asked again later."""
     at = utcnow()

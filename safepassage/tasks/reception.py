@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from prefect import task
-
 from safepassage.models import details
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.clock import utcnow
@@ -23,14 +21,14 @@ from safepassage.models.store.db import process_store
 from safepassage.models.store.workflow import record_action, set_stage
 from safepassage.models.vocabulary import Stage
 from safepassage.notifications import Event, deliver_now, queue_notifications
-from safepassage.orchestration.task_options import STAGE_TASK
+from safepassage.orchestration.task_options import stage_task
 from safepassage.tasks.withdrawal import stop_travel
 
 #: Why the return ended, as the mission and the embassy read it: a category, nothing personal.
 STOPPED = "the return was stopped: the receiving mission could not receive the person"
 
 
-@task(**STAGE_TASK)
+@stage_task
 def request_reception(reference: str, attempt: int) -> None:
     """Ask the mission (again, for a later attempt) whether it can receive the person."""
     at = utcnow()
@@ -54,7 +52,7 @@ def request_reception(reference: str, attempt: int) -> None:
     deliver_now(process_store(), reference)
 
 
-@task(**STAGE_TASK)
+@stage_task
 def conclude_reception(reference: str, attempt: int, accepted: bool) -> bool:
     """Act on the mission's answer to ask `attempt`; return whether it can receive the person.
 
@@ -76,7 +74,7 @@ def conclude_reception(reference: str, attempt: int, accepted: bool) -> bool:
     return accepted
 
 
-@task(**STAGE_TASK)
+@stage_task
 def conclude_reception_decision(
     reference: str, attempt: int, decision: Literal["retry", "stop"]
 ) -> bool:

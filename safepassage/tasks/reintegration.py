@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from prefect import task
 from sqlalchemy.orm import Session
 
 from safepassage.models.checkpoints import Checkpoint, GrantApprovalAnswer
@@ -20,7 +19,7 @@ from safepassage.models.store.workflow import find_answer, read_answer_for_stage
 from safepassage.models.stored_forms import read_stored
 from safepassage.models.vocabulary import Programme
 from safepassage.notifications import Event, deliver_now, queue_notifications
-from safepassage.orchestration.task_options import STAGE_TASK
+from safepassage.orchestration.task_options import stage_task
 
 REINTEGRATION_PLAN = "reintegration-plan"
 
@@ -39,7 +38,7 @@ def grant_chf(session: Session, master_key: MasterKey, case: Case) -> Decimal | 
     return approval.amount_chf if approval.approved else Decimal(HU_BASE_GRANT_CHF)
 
 
-@task(**STAGE_TASK)
+@stage_task
 def plan_reintegration(reference: str) -> None:
     """Seal the plan (needs are health data) and tell the mission a plan exists."""
     at = utcnow()

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from prefect import task
-
 from safepassage.models.clock import utcnow
 from safepassage.models.store.case_transaction import case_transaction
 from safepassage.models.store.db import process_store
 from safepassage.models.store.workflow import record_action
 from safepassage.notifications import deliver_now
-from safepassage.orchestration.task_options import STAGE_TASK
+from safepassage.orchestration.task_options import stage_task
 from safepassage.tasks.withdrawal import stop_travel
 
 STOPPED = "travel stopped after a raised risk"
 
 
-@task(**STAGE_TASK)
+@stage_task
 def conclude_risk_review(reference: str, attempt: int, approved: bool) -> bool:
     """Clear hold `attempt`, or stop travel: cancel the booking, end the case (`stopped`), tell
     the mission and the embassy."""

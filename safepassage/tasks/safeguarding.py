@@ -13,8 +13,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from prefect import task
-
 from safepassage.models import details
 from safepassage.models.checkpoints import Checkpoint, ChildSafeguardingAnswer
 from safepassage.models.clock import utcnow
@@ -26,7 +24,7 @@ from safepassage.models.store.db import process_store
 from safepassage.models.store.workflow import record_action, set_stage
 from safepassage.models.vocabulary import Stage
 from safepassage.notifications import Event, deliver_now, queue_notifications
-from safepassage.orchestration.task_options import STAGE_TASK
+from safepassage.orchestration.task_options import stage_task
 from safepassage.tasks.checkpoints import stored_answer
 
 Determination = Literal["return", "not_in_best_interests", "pending"]
@@ -41,7 +39,7 @@ def is_child_on_travel(intake: Intake, today: dt.date) -> bool:
     return intake.age_on(max(intake.earliest_departure, today)) < ADULT_AGE
 
 
-@task(**STAGE_TASK)
+@stage_task
 def begin_child_safeguarding(reference: str) -> bool:
     """Return whether the case needs child safeguarding; if so, the case stands there now.
 
@@ -58,7 +56,7 @@ def begin_child_safeguarding(reference: str) -> bool:
     return needed
 
 
-@task(**STAGE_TASK)
+@stage_task
 def conclude_child_safeguarding(reference: str, attempt: int) -> Determination:
     """Act on ask `attempt`: go on ("return"), end the return, or wait ("pending").
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from prefect import task
 from sqlalchemy.orm import Session
 
 from safepassage.models import details
@@ -19,10 +18,10 @@ from safepassage.models.store.workflow import read_answer_for_stage, record_acti
 from safepassage.models.stored_forms import read_stored
 from safepassage.models.vocabulary import Stage
 from safepassage.notifications import Event, deliver_now, queue_notifications
-from safepassage.orchestration.task_options import STAGE_TASK
+from safepassage.orchestration.task_options import stage_task
 
 
-@task(**STAGE_TASK)
+@stage_task
 def book_ticket(reference: str, attempt: int) -> None:
     """Record the booking request for the travel desk (with an escort where one is required)."""
     at = utcnow()
@@ -38,7 +37,7 @@ def book_ticket(reference: str, attempt: int) -> None:
         )
 
 
-@task(**STAGE_TASK)
+@stage_task
 def record_booking(reference: str, attempt: int) -> None:
     """Tell the mission the ticket is booked: the flight and times only to a cleared target."""
     at = utcnow()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from prefect import task
-
 from safepassage.models import details
 from safepassage.models.clock import utcnow
 from safepassage.models.rules import needs_travel_document
@@ -15,11 +13,11 @@ from safepassage.models.store.db import process_store
 from safepassage.models.store.workflow import record_action, set_stage
 from safepassage.models.vocabulary import Stage
 from safepassage.notifications import Event, deliver_now, queue_notifications
-from safepassage.orchestration.task_options import STAGE_TASK
+from safepassage.orchestration.task_options import stage_task
 from safepassage.tasks.checkpoints import history_of
 
 
-@task(**STAGE_TASK)
+@stage_task
 def travel_document_needed(reference: str) -> bool:
     """Return whether an emergency travel document is needed: no passport valid on the day of
     travel (checked against today: it may have expired while the case waited). Cached per
@@ -40,7 +38,7 @@ def travel_document_needed(reference: str) -> bool:
     return needed
 
 
-@task(**STAGE_TASK)
+@stage_task
 def request_travel_document(reference: str, attempt: int = 1, *, to_embassy: bool = True) -> None:
     """Put the case at the travel-document stage; request the document from the embassy
     unless the person declined to share with it (`to_embassy` False: obtained another way).
@@ -67,7 +65,7 @@ def request_travel_document(reference: str, attempt: int = 1, *, to_embassy: boo
     deliver_now(process_store(), reference)
 
 
-@task(**STAGE_TASK)
+@stage_task
 def record_travel_document(reference: str, attempt: int = 1) -> None:
     """Tell the mission the document is issued (its number stays in the case store)."""
     at = utcnow()
@@ -80,7 +78,7 @@ def record_travel_document(reference: str, attempt: int = 1) -> None:
     deliver_now(process_store(), reference)
 
 
-@task(**STAGE_TASK)
+@stage_task
 def document_valid_on(reference: str, attempt: int, day: str) -> bool:
     """Return whether the person's travel document is still valid on `day` (ISO date), the new
     date of the journey booking `attempt` was rescheduled to. Read from the sealed store."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from safepassage.deployments.recovery import flow_runs_alive_here
 from safepassage.deployments.warm import child, parent
 from safepassage.deployments.warm.parent import WarmParent
 from safepassage.orchestration.tether import TETHER_VARIABLE
@@ -48,6 +49,17 @@ def _as_a_run(seconds: float) -> None:
     """Sleep as a flow run's child would run: tied to the warm parent (child.run_engine)."""
     assert child.PARENT_PID is not None
     child.become_a_run(child.PARENT_PID)
+    time.sleep(seconds)
+
+
+def _as_a_named_run(flow_run_id: str, seconds: float) -> None:
+    """Take a run's environment as child.run_engine does, then sleep."""
+    assert child.PARENT_PID is not None
+    child.become_a_run(child.PARENT_PID)
+    os.environ.clear()
+    os.environ.update({child.RUN_ID_VARIABLE: flow_run_id, "PGAPPNAME": "worker-1"})
+    child.show_the_run_in_proc(flow_run_id)
+    assert os.environ["PGAPPNAME"] == "worker-1"  # the environment it runs in is untouched
     time.sleep(seconds)
 
 
@@ -101,6 +113,26 @@ def test_a_child_dies_with_its_parent_and_the_next_start_makes_a_new_parent(
     probe.join(120)
     assert probe.exitcode == 0  # preloaded again, by a new parent
     assert _forkserver_pid() != first
+
+
+def test_a_forked_child_shows_its_runs_id_in_proc_as_a_process_prefect_starts_does(
+    warm: WarmParent,
+) -> None:
+    flow_run_id = "0b6c1a52-6f3e-4c39-9d8e-2f1f6f0e7a11"
+    assert flow_run_id not in flow_runs_alive_here()
+    run = warm.process(_as_a_named_run, (flow_run_id, 60.0))
+    run.start()
+    try:
+        eventually(
+            lambda: flow_run_id in flow_runs_alive_here(),
+            timeout=10,
+            what="/proc to show the run's id in the child's environment",
+        )
+        assert run.is_alive()
+    finally:
+        run.kill()
+        run.join(10)
+    assert flow_run_id not in flow_runs_alive_here()
 
 
 SERVE_KILLED = """

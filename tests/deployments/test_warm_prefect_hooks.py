@@ -19,6 +19,7 @@ from prefect.runner._process_manager import ProcessHandle
 from prefect.runner._scheduled_run_poller import ScheduledRunPoller
 from prefect.runner._starter_engine import EngineCommandStarter
 from prefect.utilities.processutils import get_sys_executable
+from prefect.workers.process import ProcessJobConfiguration, ProcessWorker
 
 
 def test_prefect_is_the_minor_release_the_hooks_were_read_from() -> None:
@@ -79,3 +80,13 @@ def test_the_forkserver_has_the_preload_and_stop_the_warm_parent_uses() -> None:
     assert hasattr(server, "_forkserver_pid")
     assert hasattr(server, "_forkserver_alive_fd")  # a child lets go of it (child.py)
     assert sys.platform.startswith("linux")  # fork, PR_SET_PDEATHSIG, /proc/.../smaps_rollup
+
+
+def test_the_process_worker_starts_a_job_with_a_command_through_the_engine_starter() -> None:
+    # The warm worker sets the job's command to the engine's (deployments/warm/worker.py), so
+    # that the process worker starts it with EngineCommandStarter, whose `run_process` forks.
+    run = inspect.getsource(ProcessWorker.run)
+    assert "if configuration._command_configured:" in run
+    assert "starter = EngineCommandStarter(\n" in run
+    assert "command=configuration.command," in run
+    assert "_command_configured" in ProcessJobConfiguration.__private_attributes__

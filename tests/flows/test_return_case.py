@@ -20,7 +20,8 @@ from safepassage.models.followup_plan import add_months
 from safepassage.models.settings import get_settings
 from safepassage.models.store.cases import get_case, open_sealed
 from safepassage.models.store.db import open_store
-from safepassage.orchestration.runs import RunStatus, resume_run, run_status
+from safepassage.orchestration.prefect_api import RunStatus
+from safepassage.orchestration.runs import resume_run, run_status
 from safepassage.services.checkpoints import answer_checkpoint, case_status
 from tests.factories import PERSONAL_VALUES
 from tests.flows.conftest import World

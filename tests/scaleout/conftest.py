@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from tests.conftest import pointed_at
 from tests.receivers import HttpReceiver
-from tests.scaleout.office import Office, office
+from tests.scaleout.office import WARM, Office, office
 
 TAGS = [
     *(f"mission-{c}" for c in ("bg", "cz", "ro", "hu")),
@@ -40,7 +41,11 @@ def office_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OfficeWor
     http = HttpReceiver().start()
     config = write_targets(root / "targets.yaml", http.port)
     try:
-        with office(root, workers=2, limit=4, notify_config=config) as running:
+        # SAFEPASSAGE_TEST_WORKER_TYPE=process runs the faults on Prefect's own process workers.
+        worker_type = os.environ.get("SAFEPASSAGE_TEST_WORKER_TYPE", WARM)
+        with office(
+            root, workers=2, limit=4, notify_config=config, worker_type=worker_type
+        ) as running:
             yield OfficeWorld(running, http, config)
     finally:
         http.stop()

@@ -33,6 +33,9 @@ ADMIN_URL = os.environ.get(
     "SAFEPASSAGE_TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 POOL = "safepassage"
+#: The workers' type: SafePassage's warm worker (deployments/warm/worker.py), or Prefect's own
+#: `process` worker that it falls back to.
+WARM, PROCESS = "safepassage-warm", "process"
 
 
 def _healthy(api_url: str) -> bool:
@@ -89,6 +92,7 @@ class Office:
     env: dict[str, str]
     api_url: str
     server: subprocess.Popen[bytes]
+    worker_type: str = WARM
     maintainer: subprocess.Popen[bytes] | None = None
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -123,7 +127,7 @@ class Office:
         """`prefect worker start` one worker of the pool."""
         command = [PYTHON, "-m", "prefect", "worker", "start", "--pool", POOL]
         self.workers[name] = self._spawn(
-            name, [*command, "--name", name, "--limit", str(limit), "--type", "process"]
+            name, [*command, "--name", name, "--limit", str(limit), "--type", self.worker_type]
         )
 
     def kill_worker(self, name: str) -> None:
@@ -200,9 +204,17 @@ def office_environment(root: Path, urls: dict[str, str], port: int) -> dict[str,
 
 @contextmanager
 def office(
-    root: Path, *, workers: int = 2, limit: int = 4, notify_config: Path | None = None
+    root: Path,
+    *,
+    workers: int = 2,
+    limit: int = 4,
+    notify_config: Path | None = None,
+    worker_type: str = WARM,
 ) -> Iterator[Office]:
-    """Start an office on fresh PostgreSQL databases; stop it and drop them afterwards."""
+    """Start an office on fresh PostgreSQL databases; stop it and drop them afterwards.
+
+    The work pool and its workers are of `worker_type`.
+    """
     root.mkdir(parents=True, exist_ok=True)
     with databases("prefect", "store") as urls:
         port = free_port()
@@ -216,10 +228,12 @@ def office(
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             start_new_session=True,
         )  # fmt: skip
-        running = Office(root, env, env["PREFECT_API_URL"], server)
+        running = Office(root, env, env["PREFECT_API_URL"], server, worker_type)
         try:
             _wait_until_serving(server, running.api_url, root / "server.log")
-            running.run(PYTHON, "-m", "prefect", "work-pool", "create", POOL, "--type", "process")
+            running.run(
+                PYTHON, "-m", "prefect", "work-pool", "create", POOL, "--type", worker_type
+            )  # fmt: skip
             running.run(
                 PYTHON, "-m", "prefect", "--no-prompt", "deploy",
                 "--prefect-file", "safepassage/deployments/prefect.yaml", "--all",

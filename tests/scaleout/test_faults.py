@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from tests.factories import intake_json
 from tests.flows.helpers import actions, take, task_running
 from tests.receivers import HttpReceiver
 from tests.scaleout.conftest import OfficeWorld
+from tests.scaleout.office import WARM
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.scaleout
@@ -291,3 +293,47 @@ def test_the_same_intake_file_twice_makes_one_case(at_office: OfficeWorld, tmp_p
     named = [r for r in runs if r.name == f"return-{first.json()['reference']}"]
     assert len(named) == 1
     assert UUID(str(named[0].id))
+
+
+def _flow_run_processes() -> dict[int, bytes]:
+    """Return the processes that run a flow run (their environment names it), with their
+    parent's command line."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if b"PREFECT__FLOW_RUN_ID=" not in (entry / "environ").read_bytes():
+                continue
+            parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            found[int(entry.name)] = Path(f"/proc/{parent}/cmdline").read_bytes()
+        except (OSError, IndexError):  # ended meanwhile
+            continue
+    return found
+
+
+def test_the_warm_workers_start_every_run_as_a_fork_of_their_preloaded_parent(
+    at_office: OfficeWorld,
+) -> None:
+    if at_office.office.worker_type != WARM:
+        pytest.skip("the office runs Prefect's own process workers")
+    seen: dict[int, bytes] = {}
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(0.1):
+            seen.update(_flow_run_processes())
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        cases = [passport_case(p) for p in ("CZ", "HU")]
+        play(cases, timeout=TIMEOUT)
+    finally:
+        stop.set()
+        watcher.join(10)
+    assert seen, "no flow-run process was seen"
+    # Prefect's process worker would show itself or its workspace supervisor as the parent.
+    assert all(b"multiprocessing.forkserver" in parent for parent in seen.values()), seen
+    for case in cases:
+        assert_each_side_effect_once(at_office, case.reference)

@@ -16,11 +16,13 @@ reaper restarts the run (deployments/recovery.py); every stage is idempotent.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import multiprocessing.forkserver
 import os
 import runpy
 import signal
 import sys
+from pathlib import Path
 
 import prefect.context
 import prefect.logging.configuration
@@ -59,6 +61,8 @@ WARM_MODULES: tuple[str, ...] = (
 
 #: The exit code of a probe child that found the parent's preload missing.
 NOT_PRELOADED = 3
+#: The variable in which Prefect's starter names the run a process runs.
+RUN_ID_VARIABLE = "PREFECT__FLOW_RUN_ID"
 
 
 def probe() -> None:
@@ -94,6 +98,7 @@ def run_engine(environment: dict[str, str], cwd: str | None) -> None:
     become_a_run(PARENT_PID)
     os.environ.clear()
     os.environ.update(environment)
+    show_the_run_in_proc(environment[RUN_ID_VARIABLE])
     # The engine's process is tied to the warm parent above, not to `serve` directly.
     os.environ.pop(TETHER_VARIABLE, None)
     if cwd is not None:
@@ -111,3 +116,21 @@ def _read_settings_again() -> None:
     prefect.context.refresh_global_settings_context()
     prefect.logging.configuration.setup_logging(incremental=False)
     get_settings.cache_clear()
+
+
+def show_the_run_in_proc(flow_run_id: str) -> None:
+    """Have /proc/<pid>/environ name the run, as it does for a process Prefect starts.
+
+    The kernel shows the environment a process was started with (a fork's: its parent's, at the
+    parent's start), not the one it has now. The reaper (deployments/recovery.py), the
+    operators' tools and the fault tests find a run's process by PREFECT__FLOW_RUN_ID there,
+    so the child writes it over that region of its own memory, the way `setproctitle` rewrites
+    a command line. Nothing reads the region any more: `os.environ.clear()` has unset every
+    variable that pointed into it. A region too small for the name is left as it is.
+    """
+    fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    start, end = int(fields[47]), int(fields[48])  # env_start, env_end: stat's 50th and 51st
+    shown = f"{RUN_ID_VARIABLE}={flow_run_id}\0".encode()
+    size = end - start
+    if size >= len(shown):
+        ctypes.memmove(start, shown.ljust(size, b"\0"), size)

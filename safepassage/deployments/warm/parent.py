@@ -24,6 +24,7 @@ from pathlib import Path
 
 import safepassage
 from safepassage.deployments.warm import child
+from safepassage.models.settings import Settings
 
 logger = logging.getLogger("safepassage.warm")
 
@@ -141,3 +142,12 @@ class WarmParent:
         a forked child's shows the environment its parent started with, not the run's.
         """
         return set(self._live.values())
+
+
+def start_warm_parent(settings: Settings) -> WarmParent | None:
+    """Start a warm parent (SAFEPASSAGE_WARM_PROCESSES, the default); None if off or broken."""
+    if not settings.warm_processes:
+        logger.info("SAFEPASSAGE_WARM_PROCESSES is off: runs start as Prefect starts them")
+        return None
+    parent = WarmParent()
+    return parent if parent.start() else None

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -29,6 +30,7 @@ from prefect.runner._process_manager import ProcessHandle
 from prefect.runner._starter_engine import EngineCommandStarter
 from prefect.utilities.processutils import get_sys_executable
 
+from safepassage.deployments.warm.child import RUN_ID_VARIABLE
 from safepassage.deployments.warm.parent import WarmParent
 
 logger = logging.getLogger("safepassage.warm")
@@ -37,6 +39,11 @@ logger = logging.getLogger("safepassage.warm")
 _starting_with: ContextVar[WarmParent | None] = ContextVar("safepassage_warm", default=None)
 #: Prefect's own `run_process`, which the cold path still uses.
 _prefect_run_process = _starter_engine.run_process  # type: ignore[attr-defined]
+
+
+def engine_command() -> list[str]:
+    """Return the command Prefect starts a flow run's engine with, when none is configured."""
+    return [get_sys_executable(), "-m", "prefect.engine"]
 
 
 class _ForkedProcess:
@@ -73,8 +80,7 @@ async def _run_process(
     not ready (parent.py: a code change not yet preloaded).
     """
     parent = _starting_with.get()
-    engine = [get_sys_executable(), "-m", "prefect.engine"]
-    if parent is None or command != engine or kwargs or env is None or not parent.ready():
+    if parent is None or command != engine_command() or kwargs or env is None or not parent.ready():
         return await _prefect_run_process(
             command,
             stream_output=stream_output,
@@ -85,7 +91,9 @@ async def _run_process(
             **kwargs,
         )
     # The child writes to the output the parent inherited from `serve`: Prefect's streaming.
-    process = parent.fork(env, None if cwd is None else str(cwd), env["PREFECT__FLOW_RUN_ID"])
+    flow_run_id = env[RUN_ID_VARIABLE]
+    process = parent.fork(env, None if cwd is None else str(cwd), flow_run_id)
+    logger.info("flow run %s started warm, as process %s", flow_run_id, process.pid)
     try:
         forked = _ForkedProcess(process)
         if task_status is not None:
@@ -97,9 +105,19 @@ async def _run_process(
     return forked
 
 
-def _install() -> None:
+def install() -> None:
     """Have Prefect's engine starter call `_run_process` (its documented override point)."""
     _starter_engine.run_process = _run_process  # type: ignore[attr-defined]
+
+
+@contextmanager
+def starting_with(parent: WarmParent | None) -> Iterator[None]:
+    """Within: an engine start in this task (and the tasks it starts) forks from `parent`."""
+    token = _starting_with.set(parent)
+    try:
+        yield
+    finally:
+        _starting_with.reset(token)
 
 
 class _WarmStart:
@@ -114,11 +132,8 @@ class _WarmStart:
         flow_run: FlowRun,
         task_status: anyio.abc.TaskStatus[ProcessHandle] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
-        token = _starting_with.set(self._parent)
-        try:
+        with starting_with(self._parent):
             await self._starter.start(flow_run, task_status=task_status)
-        finally:
-            _starting_with.reset(token)
 
 
 class WarmRunner(Runner):
@@ -127,7 +142,7 @@ class WarmRunner(Runner):
     def __init__(self, *args: Any, parent: WarmParent, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._warm_parent = parent
-        _install()
+        install()
 
     async def __aenter__(self) -> WarmRunner:
         await super().__aenter__()

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safepassage.models.clock import utcnow
 from safepassage.models.crypto import MasterKey
-from safepassage.models.errors import ChainBroken, ConfigurationError
+from safepassage.models.errors import ChainBroken, ConfigurationError, StoreUnreachable
 from safepassage.models.private_files import create_private_database, ensure_private_home
 from safepassage.models.settings import Settings, get_settings
 from safepassage.models.store import state_seal
@@ -166,7 +166,7 @@ def open_store(
         migrate(engine)
     except OperationalError as exc:
         engine.dispose()
-        raise ConfigurationError(
+        raise StoreUnreachable(
             f"cannot open the case store at {make_url(url).render_as_string(hide_password=True)}: "
             f"{type(exc.orig).__name__}; check SAFEPASSAGE_DATABASE_URL and that the database runs"
         ) from None
