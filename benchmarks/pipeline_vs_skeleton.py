@@ -334,6 +334,11 @@ def _wait_deployment(name: str, timeout: float = 120) -> None:
 
 
 def main() -> None:
+    import signal
+
+    # A shell's background job ignores SIGINT, and the served systems would inherit that and
+    # not stop on the SIGINT run_one sends them; a handler (reset to the default at exec) fixes it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

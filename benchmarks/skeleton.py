@@ -1,7 +1,7 @@
 """Prefect's own floor: a flow with as many tasks and suspends as a case's first two stages.
 
-It mirrors the return-case path from intake to the ticket checkpoint (two checkpoints, the same
-persisted task calls and suspends) and does nothing else: no case store, no encryption, no
+It mirrors the return-case path from intake to the pre-departure checkpoint (two checkpoints,
+the same persisted task calls and suspends) and does nothing else: no case store, no encryption, no
 notifications. `python benchmarks/skeleton.py` serves it, as `safepassage serve` serves the
 real flows, with the same flow-run limit.
 """
@@ -54,8 +54,8 @@ def skeleton_case(reference: str) -> dict[str, Any]:
     stage(reference, 2)  # request_travel_document
     checkpoint(reference, "travel-document")
     stage(reference, 3)  # record_travel_document
-    stage(reference, 4)  # book_ticket
-    checkpoint(reference, "ticket")
+    stage(reference, 4)  # begin_pre_departure
+    checkpoint(reference, "pre-departure")
     return {"reference": reference}
 
 
