@@ -38,6 +38,8 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.exceptions import ObjectNotFound
 from prefect.states import AwaitingRetry
 
+from safepassage.deployments.warm.child import RUN_ID_VARIABLE
+
 logger = logging.getLogger("safepassage.recovery")
 
 HEARTBEAT = "prefect.flow-run.heartbeat"
@@ -59,7 +61,8 @@ def last_heartbeat(api: httpx.Client, flow_run_id: UUID, since: dt.datetime) -> 
     return dt.datetime.fromisoformat(events[0]["occurred"]) if events else None
 
 
-_RUN_ID_VARIABLE = b"PREFECT__FLOW_RUN_ID="
+#: How the variable naming a process's run starts in /proc/<pid>/environ.
+_RUN_ID_ENTRY = f"{RUN_ID_VARIABLE}=".encode()
 
 
 def flow_runs_alive_here(proc: Path = Path("/proc")) -> set[str]:
@@ -80,9 +83,9 @@ def flow_runs_alive_here(proc: Path = Path("/proc")) -> set[str]:
             environ = (entry / "environ").read_bytes()
         except OSError:  # gone meanwhile, or another user's
             continue
-        start = environ.find(_RUN_ID_VARIABLE)
+        start = environ.find(_RUN_ID_ENTRY)
         if start != -1:
-            value = environ[start + len(_RUN_ID_VARIABLE) :].split(b"\0", 1)[0]
+            value = environ[start + len(_RUN_ID_ENTRY) :].split(b"\0", 1)[0]
             alive.add(value.decode(errors="replace"))
     return alive
 

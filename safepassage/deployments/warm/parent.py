@@ -101,7 +101,7 @@ class WarmParent:
             return False
         if code_fingerprint() == self._fingerprint:
             return True
-        if self._live:
+        if self.live_flow_runs():
             return False
         logger.info("the flows' code changed: the warm parent is replaced")
         self.stop()
@@ -138,8 +138,8 @@ class WarmParent:
     def live_flow_runs(self) -> set[str]:
         """Return the ids of the flow runs whose warm child is alive.
 
-        The reaper (recovery.py) looks for a run's id in a process's environment in /proc;
-        a forked child's shows the environment its parent started with, not the run's.
+        While any is, a parent that preloaded older code is kept for them (`ready`). The reaper
+        needs none of this: each child shows its run in /proc itself (child.py).
         """
         return set(self._live.values())
 
