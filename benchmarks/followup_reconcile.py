@@ -43,7 +43,7 @@ from safepassage.models.store.anchor import Anchor
 from safepassage.models.store.db import Store, make_engine, migrate, session_factory
 from safepassage.models.store.followups import pending_followups, pending_query
 from safepassage.models.store.orm import Case, FollowUp
-from safepassage.tasks.followups import escalate_overdue
+from safepassage.tasks.followups import notify_closed, notify_rung
 
 CASES_PER_YEAR = 12_500
 HORIZON_DAYS = 30
@@ -233,7 +233,12 @@ def measure(url: str | None, size: int, repeat: int) -> tuple[str, str]:
         prefect = SteadyPrefect(scheduled)
         reconcile_ms, _ = timings(
             lambda: reconcile(
-                store, prefect, now=NOW, horizon_days=HORIZON_DAYS, escalate=escalate_overdue
+                store,
+                prefect,
+                now=NOW,
+                horizon_days=HORIZON_DAYS,
+                notify=notify_rung,
+                closed=notify_closed,
             ),
             max(3, repeat // 2),
         )

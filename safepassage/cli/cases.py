@@ -103,6 +103,7 @@ def case(
         "decision": detail.decision,
         "personal": _personal_view(detail.intake),
         "followups": followup_rows(detail.followups),
+        "plan": detail.plan,
         "events": [_event_dict(e) for e in detail.events],
     }
     if as_json:
@@ -138,6 +139,7 @@ def _print_case(view: dict[str, Any], *, revealed: bool) -> None:
                 print_(f"  {section}: {output.visible(str(shown))}", markup=False)
     else:
         print_("personal data: hidden (use --reveal; the disclosure is logged)", markup=False)
+    _print_plan(view["plan"])
     print_followups(view["followups"])
     output.table(
         "timeline",
@@ -147,6 +149,24 @@ def _print_case(view: dict[str, Any], *, revealed: bool) -> None:
             for e in view["events"]
         ],
     )
+
+
+def _print_plan(plan: dict[str, Any] | None) -> None:
+    if plan is None:
+        return
+    output.console.print(
+        f"reintegration plan: {plan['items']} item(s), {plan['uncovered']} not covered by the "
+        f"programme, CHF {plan['cost_chf']}",
+        markup=False,
+    )
+    for item in plan.get("item_list", []):
+        flag = "" if item["covered"] else "  (not covered)"
+        output.console.print(
+            f"  {item['need']}: {output.visible(item['service'])} by "
+            f"{output.visible(item['provider'])} from {item['starts_on']}, CHF {item['cost_chf']}"
+            f"{flag}",
+            markup=False,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,5 @@
-"""Draw the case report as a PNG for the monthly report to donors: cases and days per stage.
+"""Draw the case report as a PNG for the monthly report to donors: cases and days per stage,
+and the median sustainability score at each follow-up, per programme.
 
 Matplotlib on its Agg backend (no screen on a server), imported only when a chart is asked for:
 it takes a second to import and no other command needs it.
@@ -7,12 +8,13 @@ it takes a second to import and no other command needs it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from safepassage.models.private_files import open_private
 from safepassage.models.report import STAGE_ORDER, Report
 
-#: Inches and dots per inch: 1400 x 600 pixels, legible on a slide and in a PDF.
-SIZE_INCHES = (14.0, 6.0)
+#: Inches and dots per inch: 2000 x 600 pixels, legible on a slide and in a PDF.
+SIZE_INCHES = (20.0, 6.0)
 DPI = 100
 
 
@@ -21,13 +23,14 @@ def _stages_in(stages: set[str]) -> list[str]:
 
 
 def draw_chart(report: Report, path: Path) -> Path:
-    """Draw cases per stage per programme (stacked) and mean days per stage; save as PNG."""
+    """Draw cases per stage per programme (stacked), mean days per stage and the median
+    sustainability score per follow-up; save as PNG."""
     import matplotlib  # noqa: PLC0415 - matplotlib takes 2 s; only `report --chart` pays
 
     matplotlib.use("Agg")  # before pyplot: a server has no display
     import matplotlib.pyplot as plt  # noqa: PLC0415 - after choosing the Agg backend, above
 
-    figure, (counts_axes, days_axes) = plt.subplots(1, 2, figsize=SIZE_INCHES, dpi=DPI)
+    figure, (counts_axes, days_axes, scores_axes) = plt.subplots(1, 3, figsize=SIZE_INCHES, dpi=DPI)
     try:
         programmes = sorted({s.programme for s in report.stages})
         stages = _stages_in({s.stage for s in report.stages})
@@ -57,6 +60,7 @@ def draw_chart(report: Report, path: Path) -> Path:
         days_axes.set_ylabel("days")
         if timed_programmes:
             days_axes.legend(title="programme")
+        _draw_scores(scores_axes, report)
         for axes in (counts_axes, days_axes):  # rotated labels read best anchored at their end
             for label in axes.get_xticklabels():
                 label.set_horizontalalignment("right")
@@ -67,3 +71,25 @@ def draw_chart(report: Report, path: Path) -> Path:
     finally:
         plt.close(figure)
     return path
+
+
+def _draw_scores(axes: Any, report: Report) -> None:
+    """Draw each programme's median composite score at each follow-up (points over enough
+    cases only: a point of fewer cases is left out, not drawn as zero)."""
+    programmes = sorted({p.programme for p in report.score_points if p.median is not None})
+    for programme in programmes:
+        points = [
+            (p.follow_up, float(p.median))
+            for p in report.score_points
+            if p.programme == programme and p.median is not None
+        ]
+        axes.plot([n for n, _ in points], [m for _, m in points], marker="o", label=programme)
+    axes.set_title("Median sustainability score per follow-up (enough cases only)")
+    axes.set_xlabel("follow-up")
+    axes.set_ylabel("composite score (0 worst, 1 best)")
+    axes.set_ylim(0, 1)
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    if programmes:
+        axes.legend(title="programme")
+    else:
+        axes.text(0.5, 0.5, "too few scored cases yet", ha="center", transform=axes.transAxes)

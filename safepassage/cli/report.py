@@ -27,7 +27,11 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object only.")] = False,
     chart: Annotated[
         Path | None,
-        typer.Option("--chart", help="Also draw cases and days per stage to this PNG file."),
+        typer.Option(
+            "--chart",
+            help="Also draw cases and days per stage, and the median sustainability score per "
+            "follow-up, to this PNG file.",
+        ),
     ] = None,
     with_references: Annotated[
         bool,
@@ -146,6 +150,26 @@ def print_report(figures: Report) -> None:
         "Mean days per stage (stays completed)",
         ["programme", "stage", "stays", "mean (days)"],
         [(t.programme, t.stage, t.stays, t.mean_days) for t in figures.stage_times],
+    )
+    from safepassage.models.reintegration_figures import (  # noqa: PLC0415 - SQLAlchemy; `--help` needs none
+        REINTEGRATION_COLUMNS,
+        reintegration_cells,
+    )
+
+    output.table(
+        "Reintegration plans and grants (CHF)",
+        REINTEGRATION_COLUMNS,
+        [reintegration_cells(r) for r in figures.reintegration],
+    )
+    from safepassage.models.sustainability.figures import (  # noqa: PLC0415 - loaded by the figures already
+        SUSTAINABILITY_COLUMNS,
+        sustainability_cells,
+    )
+
+    output.table(
+        "Sustainability scores at the latest follow-up (0 worst, 1 best; q1 / median / q3)",
+        SUSTAINABILITY_COLUMNS,
+        [sustainability_cells(f) for f in figures.sustainability],
     )
 
 

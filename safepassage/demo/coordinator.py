@@ -74,7 +74,8 @@ def play(
 
     def still_open(case: FollowedCase) -> bool:
         done = ENDED if case.reference in compressed else until
-        return case.stage not in done and not case.broken and case.reference not in parked
+        ongoing = case.stage not in done or _grant_undecided(case)
+        return ongoing and not case.broken and case.reference not in parked
 
     while True:
         for case in cases:
@@ -94,6 +95,17 @@ def play(
                 missions=missions,
             )  # fmt: skip
         time.sleep(0.5)
+
+
+def _grant_undecided(case: FollowedCase) -> bool:
+    """Whether the grant increase recommended at arrival still waits for its approval: it runs
+    in its own run, which goes on after the case's own reached reintegration."""
+    answered = {checkpoint for checkpoint, _ in case.answered}
+    return (
+        case.scenario.recommended_grant_chf is not None
+        and Checkpoint.ARRIVAL.value in answered
+        and Checkpoint.GRANT_APPROVAL.value not in answered
+    )
 
 
 def _step(

@@ -90,6 +90,8 @@ class MissionSystems:
 def _endpoint(checkpoint: Checkpoint, attempt: int) -> str:
     if checkpoint is Checkpoint.FOLLOWUP_REPORT:
         return f"followups/{attempt}"
+    if checkpoint is Checkpoint.REINTEGRATION_PLAN:
+        return "plan"
     return checkpoint.value  # reception, arrival: the checkpoint's own name
 
 

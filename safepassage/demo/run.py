@@ -48,8 +48,9 @@ SCENARIOS = {
     "adhoc-needs-review": Scenario(missed_flights=1, rescheduled=True),
     "cz-needs-review": Scenario(approve_review=False),  # a review that says no
     # The mission cannot receive the person at first; the coordinator asks it again.
-    "cz-eligible": Scenario(receptions_declined=1),
-    "hu-eligible": Scenario(recommended_grant_chf=2400, approved_grant_chf=2000),
+    # Its plan has a need the Czech programme does not cover: the coordinators approve it.
+    "cz-eligible": Scenario(receptions_declined=1, extra_need="witness_protection"),
+    "hu-eligible": Scenario(recommended_grant_chf=2400, approved_increase_chf=500),
     # The follow-up cycle, on a compressed clock: the second report raises a risk.
     FOLLOWUP_EXAMPLE: Scenario(risk_at_followups=frozenset({2})),
     # The person withdraws with a ticket booked: the booking is cancelled, the mission told.

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from safepassage.models.checkpoints import Checkpoint
+from safepassage.models.sustainability import load_table
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,50 @@ class Scenario:
     receptions_declined: int = 0
     #: After a declined reception the coordinator stops the return (else: asks again).
     stop_after_declined_reception: bool = False
+    #: Hungary: the grant the provider recommends at arrival (an increase request once the
+    #: plan is agreed), and each increase a coordinator approves (at most as recommended).
     recommended_grant_chf: int | None = None
-    approved_grant_chf: int | None = None
+    approved_increase_chf: int = 500
+    #: The plan holds a need of this kind besides medical care (which every programme covers):
+    #: one the programme does not cover sends the plan to the coordinators' review.
+    extra_need: str | None = None
+    #: The coordinators ask the mission to adapt a plan with an uncovered need this many times.
+    plans_adapted: int = 0
     escort: bool = True
     entered_by: str = "Demo Coordinator"
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def sample_indicators(attempt: int, *, risk: bool = False) -> dict[str, int]:
+    """Return a follow-up report's indicator answers: better at each follow-up, low at a risk."""
+    table = load_table()
+    if risk:
+        return {i.key: i.scale.min + 1 for i in table.indicators}
+    return {
+        i.key: min(i.scale.max, i.scale.min + attempt + n % 2)
+        for n, i in enumerate(table.indicators)
+    }
+
+
+#: Checkpoints after the person boarded: their dates follow the flight they took.
+_AFTER_ARRIVAL = frozenset({Checkpoint.ARRIVAL, Checkpoint.REINTEGRATION_PLAN})
+
+
+def _plan_items(arrival: dt.date, scenario: Scenario, *, adapted: bool) -> list[dict[str, Any]]:
+    """Return a plan's items: medical care, and the scenario's other need, dropped from the
+    plan the mission adapts after the coordinators asked it to."""
+    starts = (arrival + dt.timedelta(days=7)).isoformat()
+    items = [
+        {"need": "medical", "service": "Health check and follow-up care",
+         "provider": "Partner clinic (example)", "starts_on": starts, "cost_chf": "250"},
+    ]  # fmt: skip
+    if scenario.extra_need and not (adapted and scenario.plans_adapted):  # adapted: dropped
+        items.append(
+            {"need": scenario.extra_need, "service": "Specialist support (example)",
+             "provider": "Partner organisation (example)", "starts_on": starts,
+             "cost_chf": "400"}
+        )  # fmt: skip
+    return items
 
 
 def _at(day: dt.date, hour: int, minute: int = 0, offset_hours: int = 0) -> str:
@@ -56,7 +96,7 @@ def sample_answer(
 ) -> dict[str, Any]:
     """Return the answer a coordinator would enter at `checkpoint` for booking `attempt`."""
     # The arrival follows the booking the person boarded: the one after the missed flights.
-    booking = scenario.missed_flights + 1 if checkpoint is Checkpoint.ARRIVAL else attempt
+    booking = scenario.missed_flights + 1 if checkpoint in _AFTER_ARRIVAL else attempt
     # Two weeks on, then a week per booking: after the example cases' recovery periods.
     flight_day = today + dt.timedelta(days=7 + 7 * booking)
     missed = attempt <= scenario.missed_flights
@@ -145,6 +185,7 @@ def sample_answer(
             "next_steps": f"Mission visits again before follow-up {attempt + 1}."
             if attempt in scenario.risk_at_followups
             else "Continue the reintegration plan as agreed.",
+            "indicators": sample_indicators(attempt, risk=attempt in scenario.risk_at_followups),
         },
         Checkpoint.RISK_REVIEW: {
             "approved": scenario.approve_risk,
@@ -152,10 +193,20 @@ def sample_answer(
             if scenario.approve_risk
             else "Travel is not safe now: the case is closed and support continues in the UK.",
         },
+        Checkpoint.REINTEGRATION_PLAN: {
+            "items": _plan_items(flight_day, scenario, adapted=attempt > scenario.plans_adapted),
+            "notes": "Plan agreed with the person at the needs analysis.",
+        },
+        Checkpoint.PLAN_REVIEW: {
+            "decision": "adapt" if attempt <= scenario.plans_adapted else "approve",
+            "reason": "Ask the mission to find a covered service first."
+            if attempt <= scenario.plans_adapted
+            else "The uncovered service is funded by a partner programme.",
+        },
         Checkpoint.GRANT_APPROVAL: {
-            "amount_chf": scenario.approved_grant_chf or scenario.recommended_grant_chf or 1500,
             "approved": True,
-            "provider_recommendation": "Provider recommends a higher grant for housing.",
+            "amount_chf": scenario.approved_increase_chf,
+            "reason": "As the provider recommends, for tools for a trade.",
         },
     }
     answer = {**who, **answers[checkpoint]}

@@ -20,6 +20,7 @@ from safepassage.models.checkpoints import Checkpoint
 from safepassage.orchestration.case_view import publish_case_view
 from safepassage.orchestration.catalog import FOLLOWUP_SCHEDULER, REINTEGRATION_FOLLOWUP
 from safepassage.tasks.followups import conclude_followup, open_followup, reconcile_followups
+from safepassage.tasks.grant import start_pending_increases
 
 
 @flow(
@@ -45,6 +46,8 @@ def reintegration_followup(reference: str, number: int) -> dict[str, Any]:
 def followup_scheduler() -> dict[str, Any]:
     """Create, move or recreate the follow-up runs due soon; escalate overdue reports."""
     report = reconcile_followups()
+    # An increase request made while Prefect did not answer gets its approval run here.
+    report["grant_increases_started"] = start_pending_increases()
     for reference in report["escalated_cases"]:  # their views now say the report is late
         publish_case_view(reference)
     return report

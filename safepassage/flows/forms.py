@@ -20,9 +20,11 @@ from safepassage.models.checkpoints import (
     FollowUpReportAnswer,
     GrantApprovalAnswer,
     IdentificationReviewAnswer,
+    PlanReviewAnswer,
     PreDepartureAnswer,
     ReceptionAnswer,
     ReceptionDecisionAnswer,
+    ReintegrationPlanAnswer,
     RiskReviewAnswer,
     TicketAnswer,
     TravelDocumentAnswer,
@@ -71,6 +73,14 @@ class ArrivalForm(RunInput, ArrivalAnswer):
     pass
 
 
+class ReintegrationPlanForm(RunInput, ReintegrationPlanAnswer):
+    pass
+
+
+class PlanReviewForm(RunInput, PlanReviewAnswer):
+    pass
+
+
 class GrantApprovalForm(RunInput, GrantApprovalAnswer):
     pass
 
@@ -94,6 +104,8 @@ RUN_INPUTS: dict[Checkpoint, type[RunInput]] = {
     Checkpoint.TICKET: TicketForm,
     Checkpoint.DEPARTURE: DepartureForm,
     Checkpoint.ARRIVAL: ArrivalForm,
+    Checkpoint.REINTEGRATION_PLAN: ReintegrationPlanForm,
+    Checkpoint.PLAN_REVIEW: PlanReviewForm,
     Checkpoint.GRANT_APPROVAL: GrantApprovalForm,
     Checkpoint.RISK_REVIEW: RiskReviewForm,
     Checkpoint.FOLLOWUP_REPORT: FollowUpReportForm,
@@ -103,7 +115,8 @@ INSTRUCTIONS: dict[Checkpoint, str] = {
     Checkpoint.FOLLOWUP_REPORT: (
         "Follow-up {attempt} of this case is due: the receiving mission was asked to check on "
         "the person. Enter the mission's report as it reads: whether they reached the person, "
-        "wellbeing, the services received, the risk of re-trafficking, and the next steps. A "
+        "wellbeing, the services received, the risk of re-trafficking, the next steps and, when "
+        "they reached the person, every sustainability indicator (none when not). A "
         "**raised** risk alerts the coordinators at once and keeps the case open. Write no "
         "names or places in the next steps; the report is stored encrypted and removed from "
         "Prefect once read."
@@ -178,7 +191,8 @@ INSTRUCTIONS: dict[Checkpoint, str] = {
     Checkpoint.ARRIVAL: (
         "Enter the arrival and handover as the receiving mission reported them: when the "
         "person arrived, whether onward transport was arranged, and where they are staying. "
-        "For Hungary, enter the service provider's recommended grant if it is above CHF 1,500."
+        "For Hungary, enter the grant the service provider recommends if it is above the "
+        "CHF 1,500 in kind: a coordinator decides on the increase once the plan is agreed."
     ),
     Checkpoint.RISK_REVIEW: (
         "A coordinator raised this case's risk to **high** (`safepassage case {reference}` shows "
@@ -187,9 +201,25 @@ INSTRUCTIONS: dict[Checkpoint, str] = {
         "and the mission is told."
     ),
     Checkpoint.GRANT_APPROVAL: (
-        "The service provider recommends an in-kind grant above the standard CHF 1,500. "
-        "Enter the amount approved (at most the recommendation), whether it is approved, and "
-        "the recommendation's reference or summary."
+        "The mission asks to increase this case's in-kind reintegration grant (request "
+        "{attempt}), with the service provider's recommendation (`safepassage grant {reference} "
+        "--reveal` shows it, and the grant so far). Decide whether to approve, and the increase "
+        "approved: at most the recommendation, and within the programme's ceiling (the office "
+        "policy). Write no names or places in the reason; it is stored encrypted."
+    ),
+    Checkpoint.REINTEGRATION_PLAN: (
+        "The person has arrived: the receiving mission sends its reintegration plan from its "
+        "needs analysis (ask {attempt}). The mission normally answers in its own portal; if it "
+        "sent the plan to you, enter it here on its behalf: each need with the service and "
+        "provider that meet it, the start date and the cost in CHF. SafePassage works out "
+        "which needs the programme covers; the coordinators decide on the others. The plan "
+        "is stored encrypted and removed from Prefect once read."
+    ),
+    Checkpoint.PLAN_REVIEW: (
+        "The mission's reintegration plan (ask {attempt}) has needs the programme's own "
+        "services do not cover (`safepassage case {reference} --reveal` shows the plan). "
+        "**approve** agrees the plan as it is, the uncovered items funded another way; "
+        "**adapt** asks the mission for a new plan. Write no names or places in the reason."
     ),
 }
 

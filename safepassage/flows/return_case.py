@@ -16,7 +16,7 @@ from prefect.states import Cancelled
 
 from safepassage.flows.ask import TravelStopped, ask
 from safepassage.models.checkpoints import Checkpoint
-from safepassage.models.vocabulary import Outcome, Programme
+from safepassage.models.vocabulary import Outcome
 from safepassage.orchestration.case_view import publish_case_view
 from safepassage.orchestration.catalog import RETURN_CASE
 from safepassage.tasks.arrival import hand_over_on_arrival
@@ -28,6 +28,7 @@ from safepassage.tasks.consent import (
 from safepassage.tasks.departure import confirm_departure
 from safepassage.tasks.embassy import liaise_with_embassy
 from safepassage.tasks.followups import schedule_followups
+from safepassage.tasks.grant import start_pending_increases
 from safepassage.tasks.identification import check_identification, conclude_review
 from safepassage.tasks.pre_departure import begin_pre_departure, conclude_pre_departure
 from safepassage.tasks.reception import (
@@ -35,7 +36,12 @@ from safepassage.tasks.reception import (
     conclude_reception_decision,
     request_reception,
 )
-from safepassage.tasks.reintegration import plan_reintegration
+from safepassage.tasks.reintegration import (
+    conclude_plan,
+    conclude_plan_review,
+    plan_reintegration,
+    request_plan,
+)
 from safepassage.tasks.run_claim import claim_case_run
 from safepassage.tasks.safeguarding import begin_child_safeguarding, conclude_child_safeguarding
 from safepassage.tasks.ticketing import book_ticket, record_booking
@@ -55,11 +61,13 @@ MAX_BOOKINGS = 5
 MAX_RECEPTION_ASKS = 5
 MAX_SAFEGUARDING_ASKS = 10
 MAX_PRE_DEPARTURE_ASKS = 10
+#: A plan the coordinators ask the mission to adapt is asked again, at most this many times.
+MAX_PLAN_ASKS = 5
 
 
 @flow(name=RETURN_CASE.flow_name, persist_result=True, log_prints=False)
 def return_case(reference: str) -> dict[str, Any] | State[Any]:
-    """Take one case from the identification check to its reintegration and follow-up plan."""
+    """Take one case from the identification check to its reintegration plan and follow-ups."""
     claim = claim_case_run(reference)
     if not claim.claimed:  # a second run of a case another live run owns: it does nothing
         return Cancelled(message=f"case {reference} is already run by flow run {claim.owner}")
@@ -117,13 +125,28 @@ def _return(reference: str) -> dict[str, Any]:
     else:
         raise RuntimeError(f"{MAX_BOOKINGS} bookings without boarding: review the case")
 
-    arrival = ask(reference, Checkpoint.ARRIVAL)
+    ask(reference, Checkpoint.ARRIVAL)
     hand_over_on_arrival(reference)
-    if identification.programme == Programme.HU.value and arrival["grant_review"]:
-        ask(reference, Checkpoint.GRANT_APPROVAL)
-    plan_reintegration(reference)
+    plan_reintegration(reference, _agreed_plan(reference))
+    start_pending_increases(reference)  # an increase recommended at arrival, for its own run
     followups = schedule_followups(reference)
     return {"reference": reference, "ended": "reintegration", "followups": followups}
+
+
+def _agreed_plan(reference: str) -> int:
+    """Ask the mission for its plan until one is agreed; return the ask that was."""
+    for attempt in range(1, MAX_PLAN_ASKS + 1):
+        request_plan(reference, attempt)
+        ask(reference, Checkpoint.REINTEGRATION_PLAN, attempt=attempt)
+        if not conclude_plan(reference, attempt).uncovered:
+            return attempt
+        review = ask(reference, Checkpoint.PLAN_REVIEW, attempt=attempt)
+        if conclude_plan_review(reference, attempt, review["decision"]):
+            return attempt
+    raise RuntimeError(
+        f"the mission was asked {MAX_PLAN_ASKS} times for a plan the coordinators could agree: "
+        "review the case"
+    )
 
 
 def _child_safeguarded(reference: str) -> bool:

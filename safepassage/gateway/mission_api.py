@@ -33,7 +33,9 @@ from safepassage.models.checkpoints import (
     ArrivalAnswer,
     Checkpoint,
     FollowUpReportAnswer,
+    PlanItem,
     ReceptionAnswer,
+    ReintegrationPlanAnswer,
 )
 from safepassage.models.errors import (
     CaseNotFound,
@@ -41,8 +43,10 @@ from safepassage.models.errors import (
     ConfigurationError,
     IntakeInvalid,
 )
+from safepassage.models.grant import Delivery, IncreaseRequest
 from safepassage.models.intake import field_names, problems_in
 from safepassage.services.accounts import Store, TokenHolder, authenticate_token
+from safepassage.services.grant import record_delivery, request_increase
 from safepassage.services.mission import (
     MissionCaseRow,
     MissionCaseView,
@@ -69,6 +73,12 @@ class ArrivalBody(ArrivalAnswer):
     entered_by: SkipJsonSchema[str | None] = None
 
 
+class PlanBody(ReintegrationPlanAnswer):
+    """The mission's reintegration plan, from its needs analysis."""
+
+    entered_by: SkipJsonSchema[str | None] = None
+
+
 class FollowUpReportBody(FollowUpReportAnswer):
     """The mission's report at a follow-up after arrival."""
 
@@ -81,6 +91,10 @@ _KNOWN_FIELDS = (
     field_names(ReceptionBody)
     | field_names(ArrivalBody)
     | field_names(FollowUpReportBody)
+    | field_names(PlanBody)
+    | field_names(PlanItem)
+    | field_names(IncreaseRequest)
+    | field_names(Delivery)
     | {"reference", "number"}
 )
 
@@ -250,6 +264,59 @@ async def reception(
 async def arrival(reference: str, body: ArrivalBody, holder: Holder, store: StoreOf) -> Response:
     """The person's arrival and handover."""
     return await _submit(store, holder, reference, Checkpoint.ARRIVAL, body)
+
+
+@_routes.post("/cases/{reference}/plan", status_code=202, response_model=Accepted)
+async def plan(reference: str, body: PlanBody, holder: Holder, store: StoreOf) -> Response:
+    """The reintegration plan, once the person has arrived."""
+    return await _submit(store, holder, reference, Checkpoint.REINTEGRATION_PLAN, body)
+
+
+class GrantStep(BaseModel):
+    """A step of the grant was recorded: its number (an increase is then decided by the UK
+    office in its own run)."""
+
+    reference: str
+    number: int
+
+
+@_routes.post("/cases/{reference}/grant-increases", status_code=202, response_model=GrantStep)
+async def grant_increase(
+    reference: str, body: IncreaseRequest, holder: Holder, store: StoreOf
+) -> Response:
+    """Ask for an increase of the in-kind grant, with the service provider's recommendation."""
+    done = await _grant_step(request_increase, store, holder, reference, body)
+    return done if isinstance(done, Response) else _step(reference, done["request"], 202)
+
+
+@_routes.post("/cases/{reference}/grant-deliveries", status_code=201, response_model=GrantStep)
+async def grant_delivery(
+    reference: str, body: Delivery, holder: Holder, store: StoreOf
+) -> Response:
+    """Record a delivery of the grant in kind: what, when, by which provider, how much."""
+    done = await _grant_step(record_delivery, store, holder, reference, body)
+    return done if isinstance(done, Response) else _step(reference, done["delivery"], 201)
+
+
+def _step(reference: str, number: int, status: int) -> Response:
+    return JSONResponse(GrantStep(reference=reference, number=number).model_dump(), status)
+
+
+async def _grant_step(
+    action: Any, store: Store, holder: TokenHolder, reference: str, body: BaseModel
+) -> dict[str, Any] | Response:
+    raw = body.model_dump(mode="json")
+    try:
+        done: dict[str, Any] = await run_in_threadpool(
+            action, reference, raw, by=holder.name, country=holder.mission, store=store
+        )
+    except CaseNotFound:
+        raise HTTPException(404, strings.NO_SUCH_CASE) from None
+    except IntakeInvalid as refused:
+        return _invalid(refused.problems)
+    except CaseStateError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return done
 
 
 @_routes.post("/cases/{reference}/followups/{number}", status_code=202, response_model=Accepted)

@@ -16,8 +16,12 @@ from safepassage.models.checkpoints import (
     ArrivalAnswer,
     Checkpoint,
     FollowUpReportAnswer,
+    PlanItem,
     ReceptionAnswer,
+    ReintegrationPlanAnswer,
 )
+from safepassage.models.grant import Delivery, IncreaseRequest
+from safepassage.models.sustainability import load_table
 from safepassage.models.vocabulary import Need
 
 FormValues = dict[str, list[str]]
@@ -47,6 +51,53 @@ FOLLOWUP = MissionForm(
 )
 
 
+PLAN = MissionForm(
+    Checkpoint.REINTEGRATION_PLAN, "mission/plan.html", _fields(ReintegrationPlanAnswer)
+)
+#: The plan form's lines: enough for a plan, fewer than the most a plan may hold (a longer
+#: plan goes through the API, or in two parts of the notes). Empty lines are ignored.
+PLAN_LINES = 8
+#: An item's fields, in the order a line of the plan form shows them.
+PLAN_ITEM_FIELDS = tuple(PlanItem.model_fields)
+
+
+def plan_field(line: int, name: str) -> str:
+    """Return the form field's name of `name` on plan line `line` (from 0)."""
+    return f"items.{line}.{name}"
+
+
+def _plan_items(values: FormValues) -> list[dict[str, str]]:
+    """Return the plan form's lines that hold anything, as items (empty lines dropped)."""
+    lines = []
+    for line in range(PLAN_LINES):
+        typed = {name: first(values, plan_field(line, name)).strip() for name in PLAN_ITEM_FIELDS}
+        if any(typed.values()):
+            lines.append({name: value for name, value in typed.items() if value})
+    return lines
+
+
+@dataclass(frozen=True)
+class GrantForm:
+    """A form of the grant's (not a checkpoint: the mission acts when it needs to)."""
+
+    path: str
+    template: str
+    fields: tuple[str, ...]
+
+
+GRANT_INCREASE = GrantForm(
+    "grant-increase", "mission/grant_increase.html", _fields(IncreaseRequest)
+)
+GRANT_DELIVERY = GrantForm("grant-delivery", "mission/grant_delivery.html", _fields(Delivery))
+GRANT_FORMS = (GRANT_INCREASE, GRANT_DELIVERY)
+
+
+def grant_answer_of(form: GrantForm, values: FormValues) -> dict[str, Any]:
+    """Return a grant form's fields as typed, a field left empty left out (then named)."""
+    typed = {name: first(values, name).strip() for name in form.fields}
+    return {name: value for name, value in typed.items() if value}
+
+
 def choices(model: type[Any], name: str) -> tuple[str, ...]:
     """Return the values a Literal field of `model` allows, in the model's order."""
     return tuple(str(value) for value in typing.get_args(model.model_fields[name].annotation))
@@ -61,6 +112,46 @@ CHOICE_VALUES = {
 }
 
 
+@dataclass(frozen=True)
+class IndicatorField:
+    """One sustainability indicator as the follow-up form asks it: a radio button per point."""
+
+    name: str
+    question: str
+    points: tuple[tuple[str, str], ...]
+
+
+#: The follow-up form's indicators, by dimension (title, fields), from the table in force.
+INDICATOR_GROUPS: tuple[tuple[str, tuple[IndicatorField, ...]], ...] = tuple(
+    (
+        dimension.title,
+        tuple(
+            IndicatorField(
+                f"indicators.{i.key}",
+                i.question,
+                tuple(
+                    (str(point), label)
+                    for point, label in zip(
+                        range(i.scale.min, i.scale.max + 1), i.scale.labels, strict=True
+                    )
+                ),
+            )
+            for i in dimension.indicators
+        ),
+    )
+    for dimension in load_table().dimensions
+)
+#: Each indicator's question by key, to name one at fault.
+INDICATOR_QUESTIONS = {i.key: i.question for i in load_table().indicators}
+
+
+def _indicators(values: FormValues) -> dict[str, str] | None:
+    """Return the indicators answered (None when none was: then none is sent)."""
+    typed = {key: first(values, f"indicators.{key}").strip() for key in INDICATOR_QUESTIONS}
+    answered = {key: value for key, value in typed.items() if value}
+    return answered or None
+
+
 def answer_of(form: MissionForm, values: FormValues) -> dict[str, Any]:
     """Return the form's fields as the checkpoint's answer; a field left empty is left out
     (a required one is then named as missing, an optional one takes its default)."""
@@ -68,6 +159,13 @@ def answer_of(form: MissionForm, values: FormValues) -> dict[str, Any]:
     for name in form.fields:
         if name == "services_received":  # ticked boxes; none ticked is an answer too
             answer[name] = [v for v in values.get(name, []) if v]
+            continue
+        if name == "items":  # the plan's lines
+            answer[name] = _plan_items(values)
+            continue
+        if name == "indicators":  # a radio button per indicator; those left out are named
+            if (indicators := _indicators(values)) is not None:
+                answer[name] = indicators
             continue
         typed = first(values, name).strip()
         if name == "arrived_at" and typed:

@@ -30,11 +30,20 @@ from safepassage.gateway.mission_forms import (
     CHOICE_VALUES,
     CSRF_FIELD,
     FOLLOWUP,
+    GRANT_FORMS,
+    GRANT_INCREASE,
+    INDICATOR_GROUPS,
+    INDICATOR_QUESTIONS,
     OFFSET_FIELD,
+    PLAN,
+    PLAN_ITEM_FIELDS,
+    PLAN_LINES,
     RECEPTION,
+    GrantForm,
     MissionForm,
     answer_of,
     first,
+    grant_answer_of,
     typed_back,
 )
 from safepassage.gateway.templating import gateway_templates
@@ -46,6 +55,7 @@ from safepassage.models.errors import (
 )
 from safepassage.models.roles import Role
 from safepassage.services.accounts import Store
+from safepassage.services.grant import record_delivery, request_increase
 from safepassage.services.mission import (
     MissionCaseView,
     mission_case,
@@ -72,10 +82,14 @@ def mission_portal(store: Store, *, who: Who, origin: str | None = None) -> APIR
     router = APIRouter(prefix=PREFIX)
     router.add_api_route("/", portal.case_list, methods=["GET"])
     router.add_api_route("/cases/{reference}", portal.case_page, methods=["GET"])
-    for form in (RECEPTION, ARRIVAL):
+    for form in (RECEPTION, ARRIVAL, PLAN):
         path = f"/cases/{{reference}}/{form.checkpoint.value}"
         router.add_api_route(path, portal.form_page(form), methods=["GET"])
         router.add_api_route(path, portal.form_answer(form), methods=["POST"])
+    for grant in GRANT_FORMS:
+        path = f"/cases/{{reference}}/{grant.path}"
+        router.add_api_route(path, portal.grant_page(grant), methods=["GET"])
+        router.add_api_route(path, portal.grant_answer(grant), methods=["POST"])
     router.add_api_route(
         "/cases/{reference}/followups/{number}", portal.followup_page, methods=["GET"]
     )
@@ -129,6 +143,18 @@ class _Portal:
 
         return send
 
+    def grant_page(self, grant: GrantForm) -> Handler:
+        async def show(request: Request, reference: str) -> Response:
+            return await self.show_grant(request, grant, reference)
+
+        return show
+
+    def grant_answer(self, grant: GrantForm) -> Handler:
+        async def send(request: Request, reference: str) -> Response:
+            return await self.send_grant(request, grant, reference)
+
+        return send
+
     # The number is read as text: FastAPI's own refusal of a malformed one would echo it.
     async def followup_page(self, request: Request, reference: str, number: str) -> Response:
         if (followup := _number(number)) is None:
@@ -177,6 +203,8 @@ class _Portal:
             "who": officer, "reference": reference, "number": number,
             "action": _form_path(form, reference, number), "typed": typed_back(values or {}),
             "problems": problems or [], "choices": CHOICE_VALUES, "offset_field": OFFSET_FIELD,
+            "plan_lines": range(PLAN_LINES), "plan_fields": PLAN_ITEM_FIELDS,
+            "indicator_groups": INDICATOR_GROUPS,
         }  # fmt: skip
         return self.page(request, form.template, context, 422 if problems else 200)
 
@@ -229,6 +257,65 @@ class _Portal:
             return self.message(request, strings.UNAVAILABLE, 503)
         return self.page(request, "mission/sent.html", {"who": officer, "reference": reference})
 
+    # -- the grant's forms: not checkpoints, so asked and sent without a waiting run ----------
+
+    def grant_form(
+        self,
+        request: Request,
+        grant: GrantForm,
+        officer: Officer,
+        reference: str,
+        *,
+        values: dict[str, list[str]] | None = None,
+        problems: list[tuple[str, str]] | None = None,
+    ) -> Response:
+        context = {
+            "who": officer, "reference": reference, "action": f"{PREFIX}/cases/{reference}/"
+            f"{grant.path}", "typed": typed_back(values or {}), "problems": problems or [],
+        }  # fmt: skip
+        return self.page(request, grant.template, context, 422 if problems else 200)
+
+    async def show_grant(self, request: Request, grant: GrantForm, reference: str) -> Response:
+        officer = await self.officer(request)
+        if isinstance(officer, Response):
+            return officer
+        try:
+            await run_in_threadpool(
+                mission_case_status, reference, country=officer.mission, store=self.store
+            )
+        except CaseNotFound:
+            return self.message(request, strings.NO_SUCH_CASE, 404)
+        return self.grant_form(request, grant, officer, reference)
+
+    async def send_grant(self, request: Request, grant: GrantForm, reference: str) -> Response:
+        if not same_origin(request, own_origin(request, self.origin)):
+            return self.message(request, strings.REFUSED, 403)
+        officer = await self.officer(request)
+        if isinstance(officer, Response):
+            return officer
+        try:
+            values = await form_values(request)
+        except FormTooLarge:
+            return self.message(request, strings.TOO_LARGE, 413)
+        if not csrf_ok(officer.csrf_token, first(values, CSRF_FIELD) or None):
+            return self.message(request, strings.REFUSED, 403)
+        action = request_increase if grant is GRANT_INCREASE else record_delivery
+        try:
+            await run_in_threadpool(
+                action, reference, grant_answer_of(grant, values), by=officer.name,
+                country=officer.mission, store=self.store,
+            )  # fmt: skip
+        except CaseNotFound:
+            return self.message(request, strings.NO_SUCH_CASE, 404)
+        except IntakeInvalid as refused:
+            problems = [(_label(p.path), p.message) for p in refused.problems]
+            return self.grant_form(
+                request, grant, officer, reference, values=values, problems=problems
+            )
+        except CaseStateError:
+            return self.message(request, strings.GRANT_NOT_NOW, 409)
+        return self.page(request, "mission/sent.html", {"who": officer, "reference": reference})
+
 
 def _waits_for(view: MissionCaseView, form: MissionForm, number: int | None) -> bool:
     """Whether the case waits for this form's answer from the mission."""
@@ -248,6 +335,14 @@ def _number(text: str) -> int | None:
 
 
 def _label(path: str) -> str:
-    """Return the catalogue's name of a field at fault; its path when it names no field."""
-    name = path.split(".", maxsplit=1)[0]
-    return strings.LABELS.get(name, path)
+    """Return the catalogue's name of a field at fault; its path when it names no field.
+
+    A plan item's field (`items.1.cost_chf`) is named by its line: "Plan, line 2: Cost (CHF)".
+    """
+    parts = path.split(".")
+    if parts[0] == "items" and len(parts) == 3 and parts[1].isdecimal():  # items.N.field
+        field = strings.PLAN_LABELS.get(parts[2], parts[2])
+        return strings.PLAN_LINE.format(line=int(parts[1]) + 1, field=field)
+    if parts[0] == "indicators" and len(parts) == 2:  # indicators.key: named by its question
+        return INDICATOR_QUESTIONS.get(parts[1], path)
+    return strings.LABELS.get(parts[0], path)

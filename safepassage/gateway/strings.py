@@ -82,6 +82,7 @@ FOLLOWUP_DUE = "Follow-up {number}, due by {due}"
 WAITING_FOR = {
     "reception": "Confirm you can receive the person",
     "arrival": "Confirm arrival and handover",
+    "reintegration-plan": "Send the reintegration plan",
     "followup-report": "Follow-up report",
 }
 #: The stages of a case, by their name in SafePassage.
@@ -116,6 +117,33 @@ DETAILS = {
 RECEPTION_TITLE = "Can your mission receive the person?"
 ARRIVAL_TITLE = "Confirm arrival and handover"
 FOLLOWUP_TITLE = "Follow-up report {number}"
+PLAN_TITLE = "The reintegration plan"
+PLAN_INTRO = (
+    "From your needs analysis: each need on a line of its own, with the service and the "
+    "provider that meet it, when it starts and what it costs. Leave the lines you do not need "
+    "empty. The UK office sees which needs the programme covers and decides on the others."
+)
+PLAN_LINE = "Plan, line {line}: {field}"
+GRANT_TITLE = "The reintegration grant"
+GRANT_INCREASE_TITLE = "Ask for an increase of the grant"
+GRANT_INCREASE_INTRO = (
+    "With the service provider's recommendation, based on the agreed plan. The UK office "
+    "decides on it (at most the recommendation, within the programme's ceiling) and tells you."
+)
+GRANT_DELIVERY_TITLE = "Record a delivery of the grant"
+GRANT_DELIVERY_INTRO = "What was delivered in kind, when, by which provider, and its value."
+GRANT_NOT_NOW = (
+    "This case's grant cannot take that now: the plan is not agreed yet, an increase already "
+    "waits for its decision, or the case has ended. Ask the UK office if unsure."
+)
+#: The plan lines' columns.
+PLAN_LABELS = {
+    "need": "Need",
+    "service": "Service",
+    "provider": "Provider",
+    "starts_on": "Starts on",
+    "cost_chf": "Cost (CHF)",
+}
 NO_NAMES = "Please do not write names or places here."
 
 #: Each answer field's label and, where it helps, a hint (by the field's name in the form).
@@ -131,6 +159,13 @@ LABELS = {
     "services_received": "Services the person received since the last report",
     "risk_of_retrafficking": "Risk of being trafficked again",
     "next_steps": "What your mission will do next",
+    "indicators": "How the person's life is going (each question below)",
+    "items": "The plan's lines",
+    "amount_chf": "Amount in CHF",
+    "provider": "Service provider",
+    "recommendation": "The provider's recommendation",
+    "what": "What was delivered",
+    "delivered_on": "Delivered on",
 }
 HINTS = {
     "notes": "Conditions or reasons, if any. " + NO_NAMES,
@@ -140,6 +175,10 @@ HINTS = {
     ),
     "risk_of_retrafficking": "Raised alerts the coordinators at once.",
     "next_steps": NO_NAMES,
+    "indicators": (
+        "Ask the person each question and mark their answer. Answer every question when your "
+        "mission reached the person; leave them all empty when it did not."
+    ),
 }
 OFFSET_LABEL = "Offset from UTC"
 #: The choices of the answer fields, by field and value.

@@ -20,7 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from safepassage.models.errors import FieldProblem
 from safepassage.models.intake import LanguageCode, LongText, Text
-from safepassage.models.rules import HU_BASE_GRANT_CHF
+from safepassage.models.sustainability import SustainabilityIndicators
 from safepassage.models.vocabulary import Need
 
 
@@ -37,6 +37,8 @@ class Checkpoint(StrEnum):
     TICKET = "ticket"
     DEPARTURE = "departure"
     ARRIVAL = "arrival"
+    REINTEGRATION_PLAN = "reintegration-plan"
+    PLAN_REVIEW = "plan-review"
     GRANT_APPROVAL = "grant-approval"
     RISK_REVIEW = "risk-review"
     FOLLOWUP_REPORT = "followup-report"
@@ -60,7 +62,12 @@ JOURNEY = frozenset(
 #: The checkpoints the receiving mission answers itself (in the gateway's portal or API); a
 #: coordinator may still answer them in the Prefect UI, on the mission's behalf.
 MISSION_CHECKPOINTS = frozenset(
-    {Checkpoint.RECEPTION, Checkpoint.ARRIVAL, Checkpoint.FOLLOWUP_REPORT}
+    {
+        Checkpoint.RECEPTION,
+        Checkpoint.ARRIVAL,
+        Checkpoint.REINTEGRATION_PLAN,
+        Checkpoint.FOLLOWUP_REPORT,
+    }
 )
 
 
@@ -305,15 +312,82 @@ class FollowUpReportAnswer(_Form):
     next_steps: LongText = Field(
         title="Next steps", description="What the mission will do next (stored encrypted)."
     )
+    indicators: SustainabilityIndicators | None = Field(
+        default=None,
+        title="Sustainability indicators",
+        description="Every indicator when the person was contacted (as they answered, on the "
+        "scale each names, higher is better), none when not. Stored encrypted; scored by "
+        "SafePassage (docs/sustainability.md).",
+    )
+
+
+Chf = Annotated[Decimal, Field(ge=0, le=100000, max_digits=8, decimal_places=2)]
+
+
+class PlanItem(_Form):
+    """One need of the person, and the service and provider that meet it."""
+
+    need: Need = Field(title="Need")
+    service: Text = Field(title="Service", description="What is provided, e.g. `shelter place`.")
+    provider: Text = Field(
+        title="Provider", description="The organisation that provides it (stored encrypted)."
+    )
+    starts_on: dt.date = Field(title="Starts on")
+    cost_chf: Chf = Field(title="Cost (CHF)")
+
+
+#: A plan longer than this is a plan to split, not to type into one form.
+MAX_PLAN_ITEMS = 20
+
+
+class ReintegrationPlanAnswer(_Form):
+    """The receiving mission's reintegration plan, from its own needs analysis."""
+
+    entered_by: EnteredBy
+    items: list[PlanItem] = Field(
+        min_length=1,
+        max_length=MAX_PLAN_ITEMS,
+        title="Plan items",
+        description="Each need with the service and provider that meet it, the start date and "
+        "the cost in CHF. SafePassage works out which the programme covers.",
+    )
+    notes: LongText | None = Field(
+        default=None, title="Notes", description="No names or places (stored encrypted)."
+    )
+
+
+#: The sealed record of the agreed plan (one per case: the plan the services follow), and the
+#: ledger action that agrees it (its detail: counts and cost only).
+AGREED_PLAN = "reintegration-plan"
+PLAN_AGREED = "reintegration-planned"
+
+
+class PlanReviewAnswer(_Form):
+    """A coordinator's decision on a plan with needs the programme does not cover."""
+
+    entered_by: EnteredBy
+    decision: Literal["approve", "adapt"] = Field(
+        title="Decision",
+        description="`approve` agrees the plan as it is (the uncovered items funded otherwise); "
+        "`adapt` asks the mission for a new plan.",
+    )
+    reason: LongText = Field(
+        title="Reason", description="Why; no names or places (the reason is stored encrypted)."
+    )
 
 
 class GrantApprovalAnswer(_Form):
-    """Approval of an in-kind grant above the standard CHF 1,500 (Hungary)."""
+    """A coordinator's decision on an increase of Hungary's in-kind grant, as recommended."""
 
     entered_by: EnteredBy
-    amount_chf: Decimal = Field(ge=0, le=100000, title="Amount (CHF)")
     approved: bool = Field(title="Approved")
-    provider_recommendation: LongText = Field(title="Provider's recommendation")
+    amount_chf: Chf = Field(
+        title="Increase approved (CHF)",
+        description="At most the provider's recommendation, and within the programme's ceiling.",
+    )
+    reason: LongText | None = Field(
+        default=None, title="Reason", description="Why; no names or places (stored encrypted)."
+    )
 
 
 FORMS: dict[Checkpoint, type[_Form]] = {
@@ -327,6 +401,8 @@ FORMS: dict[Checkpoint, type[_Form]] = {
     Checkpoint.TICKET: TicketAnswer,
     Checkpoint.DEPARTURE: DepartureAnswer,
     Checkpoint.ARRIVAL: ArrivalAnswer,
+    Checkpoint.REINTEGRATION_PLAN: ReintegrationPlanAnswer,
+    Checkpoint.PLAN_REVIEW: PlanReviewAnswer,
     Checkpoint.GRANT_APPROVAL: GrantApprovalAnswer,
     Checkpoint.RISK_REVIEW: RiskReviewAnswer,
     Checkpoint.FOLLOWUP_REPORT: FollowUpReportAnswer,
@@ -344,6 +420,10 @@ class History:
     ticket: TicketAnswer | None = None
     departure: DepartureAnswer | None = None
     recommended_grant_chf: Decimal | None = None
+    #: The most a grant increase may still approve: the programme's ceiling less the grant so far.
+    grant_headroom_chf: Decimal | None = None
+    #: When the person arrived, for a plan's start dates.
+    arrived_on: dt.date | None = None
     #: The end of the person's recovery period: no travel before it.
     earliest_departure: dt.date | None = None
     #: The day the answer is judged, for the dates that must not lie in the future.
@@ -475,14 +555,28 @@ def _grant(answer: GrantApprovalAnswer, history: History) -> Problems:
     if not answer.approved:
         return []
     problems = []
-    if answer.amount_chf <= HU_BASE_GRANT_CHF:
-        problems.append(
-            FieldProblem("amount_chf", f"an increase must be above CHF {HU_BASE_GRANT_CHF:,}")
-        )
+    if answer.amount_chf <= 0:
+        problems.append(FieldProblem("amount_chf", "an approved increase must be above CHF 0"))
     recommended = history.recommended_grant_chf
     if recommended is not None and answer.amount_chf > recommended:
         problems.append(FieldProblem("amount_chf", "must not exceed the provider's recommendation"))
+    headroom = history.grant_headroom_chf
+    if headroom is not None and answer.amount_chf > headroom:
+        problems.append(
+            FieldProblem("amount_chf", "would take the grant above the programme's ceiling")
+        )
     return problems
+
+
+def _plan(answer: ReintegrationPlanAnswer, history: History) -> Problems:
+    arrived = history.arrived_on
+    if arrived is None:
+        return []
+    return [
+        FieldProblem(f"items.{n}.starts_on", "must not be before the person arrived")
+        for n, item in enumerate(answer.items)
+        if item.starts_on < arrived
+    ]
 
 
 def _followup_report(answer: FollowUpReportAnswer, history: History) -> Problems:
@@ -492,6 +586,11 @@ def _followup_report(answer: FollowUpReportAnswer, history: History) -> Problems
         return [FieldProblem("wellbeing", "must be unreachable when the person was not contacted")]
     if answer.contacted and answer.wellbeing == "unreachable":
         return [FieldProblem("contacted", "must be false when wellbeing is unreachable")]
+    # The scores compare follow-ups over time: a report of a person reached answers them all.
+    if answer.contacted and answer.indicators is None:
+        return [FieldProblem("indicators", "are required when the person was contacted")]
+    if not answer.contacted and answer.indicators is not None:
+        return [FieldProblem("indicators", "must be left out when the person was not contacted")]
     return []
 
 
@@ -505,6 +604,7 @@ _CHECKS: dict[type[_Form], Callable[[Any, History], Problems]] = {
     DepartureAnswer: _departure,
     ArrivalAnswer: _arrival,
     GrantApprovalAnswer: _grant,
+    ReintegrationPlanAnswer: _plan,
     FollowUpReportAnswer: _followup_report,
 }
 

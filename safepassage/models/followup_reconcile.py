@@ -1,16 +1,19 @@
-"""Keep Prefect's follow-up runs in step with the case store, and escalate overdue reports.
+"""Keep Prefect's follow-up runs in step with the case store, and run the reminder ladder.
 
 The store's `followups` rows are the truth; Prefect's scheduled runs of
 `reintegration-followup` are how coordinators see what is coming. `reconcile` compares the two
 and repairs Prefect: a follow-up due within the horizon gets a run (idempotency key per
 follow-up and generation, so none is created twice), a moved one is rescheduled, a deleted one
-(or a whole replaced Prefect database) is recreated, and the follow-ups of an ended case are
-stopped. A report window that passed is escalated once (the ledger's `followup-overdue`).
+(or a whole replaced Prefect database) is recreated, and the follow-ups of an ended case, or
+declined by the person, are stopped. Each follow-up still without its report climbs the ladder
+(models/followup_ladder.py: a notice ahead, a reminder, overdue, a breach), each rung once (the
+ledger's `followup-<rung>`); a case whose person declined further contact closes once its last
+follow-up's due date passed.
 
-Plain Python with an injected clock, a small `FollowUpRuns` interface and an `Escalate`
-callback, so the logic is tested without a server and this module sends nothing itself:
+Plain Python with an injected clock, a small `FollowUpRuns` interface and `Notify` and `Closed`
+callbacks, so the logic is tested without a server and this module sends nothing itself:
 orchestration/followup_runs.py is the Prefect implementation of the runs, and
-tasks/followups.py's `escalate_overdue` queues the notice in the escalation's transaction.
+tasks/followups.py queues the notices in the transaction that records them.
 """
 
 from __future__ import annotations
@@ -21,19 +24,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safepassage.models.crypto import MasterKey
-from safepassage.models.followup_plan import is_overdue, run_time
+from safepassage.models.followup_ladder import DEFAULT_LADDER, RUNG_ACTIONS, FollowUpLadder, Rung
+from safepassage.models.followup_plan import is_overdue, report_by, run_time
 from safepassage.models.store.db import Store
 from safepassage.models.store.followups import (
     NOT_STARTED,
+    PENDING,
     FollowUpState,
     PendingFollowUp,
+    declined_to_close,
     pending_followups,
 )
-from safepassage.models.store.orm import Case, FollowUp
-from safepassage.models.store.workflow import record_action
+from safepassage.models.store.orm import Case, CaseAction, FollowUp
+from safepassage.models.store.workflow import record_action, set_stage
+from safepassage.models.vocabulary import Stage
 
 logger = logging.getLogger("safepassage.followups")
 
@@ -87,8 +95,8 @@ class FollowUpRuns(Protocol):
         ...
 
 
-class Escalate(Protocol):
-    """Queue the notice of an overdue report, in the transaction that records the escalation."""
+class Notify(Protocol):
+    """Queue a rung's notice, in the transaction that records the rung in the ledger."""
 
     def __call__(
         self,
@@ -96,11 +104,23 @@ class Escalate(Protocol):
         master_key: MasterKey,
         case: Case,
         *,
+        rung: Rung,
         number: int,
         due_on: dt.date,
+        report_by: dt.date,
         now: dt.datetime,
     ) -> None:
-        """Queue the notice (the reconcile records the escalation itself, once)."""
+        """Queue the notice (the reconcile records the rung itself, once)."""
+        ...
+
+
+class Closed(Protocol):
+    """Queue the notice that a case closed (the person declined further contact)."""
+
+    def __call__(
+        self, session: Session, master_key: MasterKey, case: Case, *, now: dt.datetime
+    ) -> None:
+        """Queue the notice (the reconcile closed the case in this transaction)."""
         ...
 
 
@@ -124,8 +144,23 @@ class ReconcileReport:
     rescheduled: int = 0
     unscheduled: int = 0
     cancelled: int = 0
-    escalated: list[tuple[str, int]] = field(default_factory=list)
+    #: Declined follow-ups whose run was stopped (or found gone) and forgotten.
+    declined: int = 0
+    #: Each rung sent: (reference, follow-up number, rung).
+    notified: list[tuple[str, int, Rung]] = field(default_factory=list)
+    #: Cases closed because the person declined contact and the last due date passed.
+    closed: list[str] = field(default_factory=list)
     broken: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def escalated(self) -> list[tuple[str, int]]:
+        """Return the follow-ups escalated by this reconcile (overdue or breach)."""
+        return [(r, n) for r, n, rung in self.notified if rung in {Rung.OVERDUE, Rung.BREACH}]
+
+    @property
+    def touched(self) -> list[str]:
+        """Return the references of the cases notified or closed, once each, in order."""
+        return list(dict.fromkeys([r for r, _, _ in self.notified] + self.closed))
 
     def as_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready values."""
@@ -136,7 +171,10 @@ class ReconcileReport:
             "rescheduled": self.rescheduled,
             "unscheduled": self.unscheduled,
             "cancelled": self.cancelled,
+            "declined": self.declined,
+            "notified": [f"{ref}#{n}:{rung.value}" for ref, n, rung in self.notified],
             "escalated": [f"{ref}#{n}" for ref, n in self.escalated],
+            "closed": list(self.closed),
             "broken": [f"{ref}#{n}" for ref, n in self.broken],
         }
 
@@ -158,36 +196,48 @@ def reconcile(
     *,
     now: dt.datetime,
     horizon_days: int,
-    escalate: Escalate,
+    notify: Notify,
+    closed: Closed,
+    ladder: FollowUpLadder = DEFAULT_LADDER,
     hour_utc: int = 9,
     reference: str | None = None,
     compressed: bool = False,
 ) -> ReconcileReport:
-    """Bring Prefect's follow-up runs in line with the store and escalate overdue reports.
+    """Bring Prefect's follow-up runs in line with the store, climb the ladder, close declined.
 
-    Safe to repeat and to run concurrently: runs are created under idempotency keys, and the
-    escalation is recorded in the ledger. `compressed` (the demo's compressed clock, one case
-    only) schedules every pending follow-up of `reference` for `now` instead of its due date.
-    The caller delivers the queued escalations (`report.escalated`) after it returns.
+    Safe to repeat and to run concurrently: runs are created under idempotency keys, and each
+    rung is recorded in the ledger. `compressed` (the demo's compressed clock, one case only)
+    schedules every pending follow-up of `reference` for `now` instead of its due date. The
+    caller delivers the queued notices (`report.touched`) after it returns.
     """
     if compressed and reference is None:
         raise ValueError("the compressed clock applies to one case: pass its reference")
     today = now.astimezone(dt.UTC).date()
     through = today + dt.timedelta(days=horizon_days)
+    # A notice goes out before its follow-up's run is scheduled if the horizon is the shorter.
+    read_through = max(through, today + dt.timedelta(days=ladder.notice_days_before))
     report = ReconcileReport()
     with store.transaction() as session:
         rows = pending_followups(
-            session, through=through, reference=reference, whole_case=compressed
+            session, through=read_through, reference=reference, whole_case=compressed
         )
         report.examined = len(rows)
-        rows = [
-            _settle(session, store, row, today=today, now=now, report=report, escalate=escalate)
-            for row in rows
-        ]
+        rows = [_settle(session, row, today=today, now=now, report=report) for row in rows]
+        _climb(session, store, rows, ladder=ladder, today=today, now=now, notify=notify,
+               report=report)  # fmt: skip
+        _close_declined(
+            session, store, today=today, now=now, reference=reference, closed=closed,
+            report=report,
+        )  # fmt: skip
     existing = runs.find([row.flow_run_id for row in rows if row.flow_run_id])
     changes: list[_RunChange] = []
     for row in rows:
         run = existing.get(row.flow_run_id) if row.flow_run_id else None
+        if row.state == FollowUpState.DECLINED:  # stopped, then forgotten: not read again
+            _stop(runs, run)
+            report.declined += 1
+            changes.append(_RunChange(row.id, None, None, row.run_generation, None))
+            continue
         if row.case_ended:
             _stop(runs, run)
             continue
@@ -205,40 +255,98 @@ def reconcile(
 
 def _settle(
     session: Session,
-    store: Store,
     row: PendingFollowUp,
     *,
     today: dt.date,
     now: dt.datetime,
     report: ReconcileReport,
-    escalate: Escalate,
 ) -> PendingFollowUp:
-    """Apply what needs no Prefect: stop the follow-ups of ended cases, escalate overdue ones.
+    """Apply what needs no Prefect: stop the follow-ups of ended cases, mark overdue ones.
 
     Most rows need neither: they are loaded as ORM objects only when they change.
     """
-    if row.case_ended:
+    if row.case_ended and row.state != FollowUpState.DECLINED:
         _set_state(session, row, FollowUpState.CANCELLED, now=now)
         report.cancelled += 1
         return row._replace(state=FollowUpState.CANCELLED.value)
-    if row.state == FollowUpState.OVERDUE or not is_overdue(row.due_on, row.window_days, today):
-        return row
-    case = session.get(Case, row.case_id)
-    assert case is not None
-    escalated = record_action(
-        session,
-        case,
-        "followup-overdue",
-        row.number,
-        now=now,
-        actor=ACTOR,
-        detail={"follow_up": row.number},
-    )
-    if escalated:
-        escalate(session, store.master_key, case, number=row.number, due_on=row.due_on, now=now)
-        report.escalated.append((row.reference, row.number))
-    _set_state(session, row, FollowUpState.OVERDUE, now=now)
-    return row._replace(state=FollowUpState.OVERDUE.value)
+    if (
+        row.state != FollowUpState.OVERDUE
+        and _pending(row)
+        and is_overdue(row.due_on, row.window_days, today)
+    ):
+        _set_state(session, row, FollowUpState.OVERDUE, now=now)
+        return row._replace(state=FollowUpState.OVERDUE.value)
+    return row
+
+
+def _pending(row: PendingFollowUp) -> bool:
+    return not row.case_ended and FollowUpState(row.state) in PENDING
+
+
+def _climb(
+    session: Session,
+    store: Store,
+    rows: list[PendingFollowUp],
+    *,
+    ladder: FollowUpLadder,
+    today: dt.date,
+    now: dt.datetime,
+    notify: Notify,
+    report: ReconcileReport,
+) -> None:
+    """Send each follow-up's rung due today, once: one query reads the rungs already sent."""
+    due = [
+        (row, rung)
+        for row in rows
+        if _pending(row) and (rung := ladder.due_now(row.due_on, row.window_days, today))
+    ]
+    if not due:
+        return
+    case_ids = sorted({row.case_id for row, _ in due})
+    done: set[tuple[int, str, int]] = set()
+    batch = 1000  # bound parameters per statement stay well inside every backend's limit
+    for start in range(0, len(case_ids), batch):
+        query = select(CaseAction.case_id, CaseAction.action, CaseAction.attempt).where(
+            CaseAction.case_id.in_(case_ids[start : start + batch]),
+            CaseAction.action.in_(RUNG_ACTIONS),
+        )
+        done.update((c, a, n) for c, a, n in session.execute(query))
+    for row, rung in due:
+        if (row.case_id, rung.action, row.number) in done:
+            continue
+        case = session.get(Case, row.case_id)
+        assert case is not None
+        deadline = report_by(row.due_on, row.window_days)
+        detail = {"follow_up": row.number, "due_on": row.due_on.isoformat(),
+                  "report_by": deadline.isoformat()}  # fmt: skip
+        # Recorded again here: another reconcile may have sent it since the read.
+        if record_action(session, case, rung.action, row.number, now=now, actor=ACTOR,
+                         detail=detail):  # fmt: skip
+            notify(session, store.master_key, case, rung=rung, number=row.number,
+                   due_on=row.due_on, report_by=deadline, now=now)  # fmt: skip
+            report.notified.append((row.reference, row.number, rung))
+
+
+def _close_declined(
+    session: Session,
+    store: Store,
+    *,
+    today: dt.date,
+    now: dt.datetime,
+    reference: str | None,
+    closed: Closed,
+    report: ReconcileReport,
+) -> None:
+    """Close each open case whose person declined contact, once its last due date passed."""
+    for case_id, ref, last_due in declined_to_close(session, today=today, reference=reference):
+        case = session.get(Case, case_id)
+        assert case is not None
+        set_stage(
+            session, case, Stage.CLOSED, actor=ACTOR, now=now,
+            detail={"reason": "followup-contact-declined", "last_due_on": last_due.isoformat()},
+        )  # fmt: skip
+        closed(session, store.master_key, case, now=now)
+        report.closed.append(ref)
 
 
 def _set_state(

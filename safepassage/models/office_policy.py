@@ -13,6 +13,9 @@ in the file `SAFEPASSAGE_OFFICE_POLICY` names (TOML, or JSON with the same keys)
     [embassy_liaison]                   # programmes whose embassy is told of each return
     HU = false
 
+    [grant_ceiling_chf]                 # the most a reintegration grant may reach, increases
+    HU = 4500                           # included (the programme names no ceiling)
+
 A programme's own rule cannot be set here: the file is refused, as is any other mistake, with
 the key at fault and how to fix it, never a value from the file. Which rules are whose is the
 rule table's business (models/rules.py); this module only reads and checks the file against it.
@@ -27,6 +30,7 @@ import stat
 import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +44,7 @@ DEFAULT_VERSION = "default"
 MAX_POLICY_BYTES = 64 * 1024
 #: A version goes into every decision and the audit log: a short code, never free text.
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,39}")
-_TOP_KEYS = ("version", "outcomes", "embassy_liaison")
+_TOP_KEYS = ("version", "outcomes", "embassy_liaison", "grant_ceiling_chf")
 #: How an error names a key the policy does not know: the file's own words are not repeated,
 #: since a key in the wrong place may be anything (a value pasted as a key, a name).
 _UNKNOWN = "<unknown key>"
@@ -59,6 +63,24 @@ class OfficePolicy:
     version: str = DEFAULT_VERSION
     outcomes: Mapping[str, Outcome] = field(default_factory=dict)
     embassy_liaison: Mapping[Programme, bool] = field(default_factory=dict)
+    grant_ceiling_chf: Mapping[Programme, Decimal] = field(default_factory=dict)
+
+    def grant_ceiling(self, programme: Programme | str) -> Decimal | None:
+        """Return the most `programme`'s grant may reach, or None if it has no grant."""
+        programme = Programme(programme)
+        if programme not in GRANT_PROGRAMMES:
+            return None
+        return self.grant_ceiling_chf.get(programme, DEFAULT_GRANT_CEILING_CHF)
+
+
+#: The programmes with a reintegration grant (Hungary: CHF 1,500 in kind, "can later be
+#: increased"). The programme names no ceiling; the office's default is three times the base.
+#: The programmes' own base grant (rules.py cites it), the floor of any ceiling.
+BASE_GRANT_CHF: Mapping[Programme, Decimal] = {Programme.HU: Decimal(1500)}
+GRANT_PROGRAMMES = frozenset(BASE_GRANT_CHF)
+DEFAULT_GRANT_CEILING_CHF = Decimal(4500)
+#: A ceiling above this is a typing mistake, not a policy.
+MAX_GRANT_CEILING_CHF = Decimal(100000)
 
 
 DEFAULT_POLICY = OfficePolicy()
@@ -94,9 +116,12 @@ def parse_office_policy(document: Mapping[str, Any], settable: Settable) -> Offi
     version = _version(document.get("version"), problems)
     outcomes = _outcomes(document.get("outcomes", {}), settable, problems)
     liaison = _liaison(document.get("embassy_liaison", {}), settable, problems)
+    ceilings = _ceilings(document.get("grant_ceiling_chf", {}), problems)
     if problems:
         raise _bad(problems)
-    return OfficePolicy(version=version, outcomes=outcomes, embassy_liaison=liaison)
+    return OfficePolicy(
+        version=version, outcomes=outcomes, embassy_liaison=liaison, grant_ceiling_chf=ceilings
+    )
 
 
 def _version(value: object, problems: list[str]) -> str:
@@ -160,6 +185,29 @@ def _liaison(value: object, settable: Settable, problems: list[str]) -> dict[Pro
             problems.append(f"{where}: must be true or false")
         else:
             found[programme] = notify
+    return found
+
+
+def _ceilings(value: object, problems: list[str]) -> dict[Programme, Decimal]:
+    if not isinstance(value, Mapping):
+        problems.append("grant_ceiling_chf: must be a table of programme = amount in CHF")
+        return {}
+    with_grant = ", ".join(sorted(p.value for p in GRANT_PROGRAMMES))
+    found: dict[Programme, Decimal] = {}
+    for key, amount in value.items():
+        programme = Programme(key) if key in {p.value for p in GRANT_PROGRAMMES} else None
+        where = f"grant_ceiling_chf.{_UNKNOWN if programme is None else programme.value}"
+        if programme is None:
+            problems.append(f"{where}: no programme with a grant has this name; use {with_grant}")
+        elif isinstance(amount, bool) or not isinstance(amount, int | float):
+            problems.append(f"{where}: must be a number of CHF")
+        elif not BASE_GRANT_CHF[programme] <= Decimal(str(amount)) <= MAX_GRANT_CEILING_CHF:
+            problems.append(
+                f"{where}: must be at least the programme's base grant "
+                f"({BASE_GRANT_CHF[programme]}) and at most {MAX_GRANT_CEILING_CHF}"
+            )
+        else:
+            found[programme] = Decimal(str(amount))
     return found
 
 

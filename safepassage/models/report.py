@@ -1,9 +1,11 @@
 """The office's report: cases per programme and stage, waits, time limits, follow-ups, deliveries.
 
 Computed from clear columns and the event log only (references, programmes, stages, times): the
-report goes to the Prefect UI and to donors, so nothing personal may enter it. The one sealed
-value consulted is a booked departure, by models/sla, to tell whether a departure is over its
-limit; it never appears here. Plain functions taking a session: no Prefect import.
+report goes to the Prefect UI and to donors, so nothing personal may enter it. The sealed values
+consulted are a booked departure, by models/sla, to tell whether a departure is over its
+limit, and the follow-ups' sustainability scores, by models/sustainability/figures, shown
+only as figures over enough cases; no one case's value appears here. Plain functions taking
+a session: no Prefect import.
 """
 
 from __future__ import annotations
@@ -19,8 +21,22 @@ from sqlalchemy.orm import Session
 
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.crypto import MasterKey
+from safepassage.models.reintegration_figures import (
+    REINTEGRATION_COLUMNS,
+    ReintegrationFigures,
+    reintegration_cells,
+    reintegration_figures,
+)
+from safepassage.models.settings import get_settings
 from safepassage.models.sla import Limits, describe_limit, waiting_cases
 from safepassage.models.store.orm import Case, CaseEvent, FollowUp, OutboxItem
+from safepassage.models.sustainability.figures import (
+    SUSTAINABILITY_COLUMNS,
+    ScorePoint,
+    SustainabilityFigures,
+    sustainability_cells,
+    sustainability_figures,
+)
 from safepassage.models.vocabulary import Stage
 
 #: A follow-up whose report came in, or that will never be asked for, is not overdue.
@@ -94,6 +110,11 @@ class Report:
     followups_overdue: list[ProgrammeCount] = field(default_factory=list)
     deliveries_failed: list[ProgrammeCount] = field(default_factory=list)
     stage_times: list[StageTime] = field(default_factory=list)
+    reintegration: list[ReintegrationFigures] = field(default_factory=list)
+    #: Sustainability scores per programme (only over enough cases), and the median composite
+    #: per follow-up number for the chart.
+    sustainability: list[SustainabilityFigures] = field(default_factory=list)
+    score_points: list[ScorePoint] = field(default_factory=list)
 
     @property
     def total_cases(self) -> int:
@@ -139,6 +160,24 @@ class Report:
         for t in self.stage_times:
             note = "count is stays left; days is their mean"
             rows.append(("days per stage", t.programme, t.stage, t.stays, t.mean_days, note))
+        for r in self.reintegration:
+            rows += [
+                ("reintegration", r.programme, "plans agreed", r.plans, None,
+                 f"{r.plan_items} items, {r.items_not_covered} not covered; CHF "
+                 f"{r.plan_cost_chf}"),
+                ("reintegration", r.programme, "grants", r.increases_approved, None,
+                 f"planned CHF {r.grants_planned_chf}; count is increases approved (CHF "
+                 f"{r.increases_approved_chf}, {r.increases_declined} declined); delivered "
+                 f"CHF {r.grants_delivered_chf}"),
+            ]  # fmt: skip
+        for sf in self.sustainability:
+            cells = sustainability_cells(sf)
+            note = (
+                f"q1 / median / q3 at the latest follow-up: composite {cells[2]}; economic "
+                f"{cells[3]}; social {cells[4]}; psychosocial {cells[5]}; mean change first to "
+                f"last (composite, {sf.cases_with_change} cases): {cells[7]}"
+            )
+            rows.append(("sustainability", sf.programme, "cases scored", sf.cases, None, note))
         return [dict(zip(ROW_COLUMNS, row, strict=True)) for row in rows]
 
 
@@ -257,10 +296,21 @@ def time_per_stage(session: Session) -> list[StageTime]:
 
 
 def build_report(
-    session: Session, master_key: MasterKey, *, now: dt.datetime, limits: Limits
+    session: Session,
+    master_key: MasterKey,
+    *,
+    now: dt.datetime,
+    limits: Limits,
+    min_cases: int | None = None,
 ) -> Report:
-    """Compute the whole report at `now`."""
+    """Compute the whole report at `now` (scores only over `min_cases` cases, default the
+    setting SAFEPASSAGE_REPORT_MIN_CASES)."""
     waits, breaches = waits_and_breaches(session, master_key, now=now, limits=limits)
+    sustainability, points = sustainability_figures(
+        session,
+        master_key,
+        min_cases=get_settings().report_min_cases if min_cases is None else min_cases,
+    )
     return Report(
         generated_at=now,
         stages=cases_by_stage(session),
@@ -269,6 +319,9 @@ def build_report(
         followups_overdue=overdue_followups(session, today=now.date()),
         deliveries_failed=failed_deliveries(session),
         stage_times=time_per_stage(session),
+        reintegration=reintegration_figures(session),
+        sustainability=sustainability,
+        score_points=points,
     )
 
 
@@ -315,6 +368,18 @@ def markdown(report: Report) -> str:
         ["programme", "stage", "stays", "mean (days)"],
         [(t.programme, t.stage, t.stays, t.mean_days) for t in report.stage_times],
         empty="No stage completed yet.",
+    )
+    lines += ["", "## Reintegration plans and grants (CHF)", ""]
+    lines += _md_table(
+        REINTEGRATION_COLUMNS,
+        [reintegration_cells(r) for r in report.reintegration],
+        empty="No plan agreed yet.",
+    )
+    lines += ["", "## Sustainability scores (0 worst, 1 best; docs/sustainability.md)", ""]
+    lines += _md_table(
+        SUSTAINABILITY_COLUMNS,
+        [sustainability_cells(f) for f in report.sustainability],
+        empty="No follow-up scored yet.",
     )
     return "\n".join(lines) + "\n"
 

@@ -14,12 +14,13 @@ Change a rule: bump RULES_VERSION (docs/programme-rules.md says how).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from safepassage.models.intake import Intake
 from safepassage.models.office_policy import (
+    BASE_GRANT_CHF,
     DEFAULT_POLICY,
     OfficePolicy,
     Settable,
@@ -93,7 +94,56 @@ PROGRAMME_SERVICES: dict[Programme, tuple[str, ...]] = {
 }
 
 #: Hungary: every beneficiary gets this in-kind grant; more only with a recorded approval.
-HU_BASE_GRANT_CHF = 1500
+HU_BASE_GRANT_CHF = int(BASE_GRANT_CHF[Programme.HU])
+
+#: The needs each programme's own service list covers, read word for word from
+#: PROGRAMME_SERVICES (the words each rests on are in the comment). A need not listed is not
+#: covered: the coordinators decide on it (plan-review). "Consultation and referral to
+#: services" or "an individually tailored programme" are not read as covering everything:
+#: the programme would not then list its services at all.
+PROGRAMME_NEEDS: dict[Programme, frozenset[Need]] = {
+    # shelter (via local partners), counselling, medical care, Witness Protection Programme
+    Programme.BG: frozenset(
+        {Need.SHELTER, Need.COUNSELLING, Need.MEDICAL, Need.WITNESS_PROTECTION, Need.ESCORT}
+    ),
+    # safe accommodation, socio-legal consultation, translation, health and psychological care
+    Programme.CZ: frozenset(
+        {
+            Need.SHELTER,
+            Need.HOUSING,
+            Need.SOCIO_LEGAL,
+            Need.TRANSLATION,
+            Need.MEDICAL,
+            Need.PSYCHOLOGICAL,
+            Need.ESCORT,
+        }
+    ),
+    # reintegration based on a needs analysis (medical, psychological, housing, ...);
+    # travel documents, arrival assistance and onward transport
+    Programme.RO: frozenset({Need.MEDICAL, Need.PSYCHOLOGICAL, Need.HOUSING, Need.ESCORT}),
+    # social, psychological, medical and dental care; housing; counselling; work therapy;
+    # training
+    Programme.HU: frozenset(
+        {
+            Need.PSYCHOLOGICAL,
+            Need.MEDICAL,
+            Need.DENTAL,
+            Need.HOUSING,
+            Need.COUNSELLING,
+            Need.WORK_THERAPY,
+            Need.TRAINING,
+            Need.ESCORT,
+        }
+    ),
+    # agreed per case with the receiving mission: nothing is covered in advance
+    Programme.ADHOC: frozenset(),
+}
+
+
+def uncovered_needs(programme: Programme | str, needs: Iterable[Need | str]) -> list[Need]:
+    """Return the needs of a plan that `programme`'s own service list does not cover."""
+    covered = PROGRAMME_NEEDS[Programme(programme)]
+    return [Need(need) for need in needs if Need(need) not in covered]
 
 
 class Source(StrEnum):

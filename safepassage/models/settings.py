@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from safepassage.models.errors import ConfigurationError
+from safepassage.models.followup_ladder import FollowUpLadder
 from safepassage.models.followup_plan import FollowUpPlan
 from safepassage.models.vocabulary import Programme
 
@@ -142,6 +143,22 @@ class Settings(BaseSettings):
     )
     followup_hour_utc: int = Field(
         default=9, ge=0, le=23, description="Hour (UTC) on the due date a follow-up run starts."
+    )
+    followup_ladder: FollowUpLadder = Field(
+        default_factory=FollowUpLadder,
+        description="When the mission is told of a follow-up and a missing report escalated, "
+        'as JSON, e.g. {"notice_days_before": 10, "breach_days_after": 21}: unset keys keep '
+        "the defaults (notice 7 days before the due date; after the deadline, a reminder on "
+        "it, overdue 7 days and a breach 14 days after; see models/followup_ladder.py).",
+    )
+
+    report_min_cases: int = Field(
+        default=5,
+        ge=2,
+        le=1000,
+        description="The fewest cases of a programme the report shows sustainability scores "
+        "for (quartiles, change over time); fewer show as too few: an average of one person "
+        "is that person.",
     )
 
     office_policy: Path | None = Field(

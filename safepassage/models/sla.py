@@ -55,6 +55,10 @@ DEFAULT_LIMIT_DAYS: dict[Checkpoint, float] = {
     Checkpoint.TICKET: 7,
     Checkpoint.DEPARTURE: 2,
     Checkpoint.ARRIVAL: 2,
+    # The mission's needs analysis and plan, after arrival: a month, as the programmes plan
+    # reintegration; the coordinators then decide on uncovered needs within a working week.
+    Checkpoint.REINTEGRATION_PLAN: 30,
+    Checkpoint.PLAN_REVIEW: 5,
     Checkpoint.GRANT_APPROVAL: 14,
 }
 

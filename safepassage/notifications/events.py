@@ -30,9 +30,19 @@ class Event(StrEnum):
     DEPARTED = "departed"
     ARRIVAL_CONFIRMED = "arrival-confirmed"
     REINTEGRATION_PLAN = "reintegration-plan"
+    PLAN_REVIEW_NEEDED = "plan-review-needed"
+    PLAN_AGREED = "plan-agreed"
+    GRANT_PLANNED = "grant-planned"
+    GRANT_INCREASE_REQUESTED = "grant-increase-requested"
     GRANT_APPROVED = "grant-approved"
+    GRANT_INCREASE_DECLINED = "grant-increase-declined"
+    FOLLOWUP_NOTICE = "followup-notice"
     FOLLOWUP_DUE = "followup-due"
+    FOLLOWUP_REMINDER = "followup-reminder"
     FOLLOWUP_OVERDUE = "followup-overdue"
+    FOLLOWUP_ADDED = "followup-added"
+    FOLLOWUP_CONTACT_DECLINED = "followup-contact-declined"
+    CLOSURE_WITHHELD = "closure-withheld"
     RISK_ALERT = "risk-alert"
     BOOKING_CANCELLED = "booking-cancelled"
     TRAVEL_RESCHEDULED = "travel-rescheduled"
@@ -59,7 +69,9 @@ AUDIENCE_EVENTS: dict[Audience, frozenset[Event]] = {
         E.CASE_ACCEPTED, E.TRAVEL_DOCUMENT_REQUESTED, E.TRAVEL_DOCUMENT_ISSUED,
         E.RECEPTION_REQUESTED, E.RECEPTION_REMINDER, E.TICKET_BOOKED, E.DEPARTED,
         E.ARRIVAL_CONFIRMED, E.REINTEGRATION_PLAN, E.GRANT_APPROVED, E.FOLLOWUP_DUE,
+        E.PLAN_AGREED, E.GRANT_PLANNED, E.GRANT_INCREASE_DECLINED,
         E.FOLLOWUP_OVERDUE, E.BOOKING_CANCELLED, E.CASE_WITHDRAWN, E.RETURN_STOPPED, E.CASE_CLOSED,
+        E.FOLLOWUP_NOTICE, E.FOLLOWUP_REMINDER, E.FOLLOWUP_ADDED, E.FOLLOWUP_CONTACT_DECLINED,
         E.NOT_IN_BEST_INTERESTS, E.CHILD_PROTECTION_HANDOVER, E.PRE_DEPARTURE_READY,
         E.TRAVEL_RESCHEDULED,
     }),
@@ -69,8 +81,10 @@ AUDIENCE_EVENTS: dict[Audience, frozenset[Event]] = {
     }),
     Audience.COORDINATORS: frozenset({
         E.REVIEW_NEEDED, E.CASE_INELIGIBLE, E.RECEPTION_DECLINED, E.FOLLOWUP_OVERDUE,
+        E.FOLLOWUP_CONTACT_DECLINED, E.CLOSURE_WITHHELD,
         E.RISK_ALERT, E.SLA_BREACHED, E.BOOKING_CANCELLED, E.DELIVERY_FAILED,
         E.SAFEGUARDING_PENDING, E.NOT_IN_BEST_INTERESTS, E.EMBASSY_CONSENT_DECLINED,
+        E.PLAN_REVIEW_NEEDED, E.GRANT_INCREASE_REQUESTED,
     }),
 }  # fmt: skip
 
@@ -100,10 +114,24 @@ EVENT_SUMMARY: dict[Event, str] = {
     E.EMBASSY_LIAISON: "The return is notified to the embassy, under the programme rules.",
     E.DEPARTED: "The person has departed from the UK.",
     E.ARRIVAL_CONFIRMED: "The arrival and handover were confirmed.",
-    E.REINTEGRATION_PLAN: "The reintegration plan is due or was agreed.",
-    E.GRANT_APPROVED: "The reintegration grant was approved.",
+    E.REINTEGRATION_PLAN: "The receiving mission is asked for the person's reintegration plan.",
+    E.PLAN_REVIEW_NEEDED: "The mission's reintegration plan has needs the programme does not "
+    "cover.",
+    E.PLAN_AGREED: "The reintegration plan was agreed.",
+    E.GRANT_PLANNED: "The in-kind reintegration grant was planned with the agreed plan.",
+    E.GRANT_INCREASE_REQUESTED: "An increase of the in-kind reintegration grant was requested, "
+    "with the service provider's recommendation.",
+    E.GRANT_APPROVED: "An increase of the in-kind reintegration grant was approved.",
+    E.GRANT_INCREASE_DECLINED: "An increase of the in-kind reintegration grant was not approved.",
+    E.FOLLOWUP_NOTICE: "A follow-up with the person falls due soon.",
     E.FOLLOWUP_DUE: "A follow-up with the person is due.",
+    E.FOLLOWUP_REMINDER: "A follow-up report has not come in and its deadline is today.",
     E.FOLLOWUP_OVERDUE: "A follow-up report is overdue.",
+    E.FOLLOWUP_ADDED: "An extra follow-up with the person was planned.",
+    E.FOLLOWUP_CONTACT_DECLINED: "The person declined further contact: the follow-ups still "
+    "to come are cancelled, and the case closes on the last one's due date.",
+    E.CLOSURE_WITHHELD: "The last follow-up is done, but the case stays open: a report raised "
+    "a risk, or the mission could not reach the person.",
     E.RISK_ALERT: "A raised risk was reported for the case.",
     E.BOOKING_CANCELLED: "The booked journey was cancelled.",
     E.SLA_BREACHED: "A stage has taken longer than its agreed time.",
@@ -130,9 +158,33 @@ NEXT_ACTION: dict[tuple[Event, Audience], str] = {
     (E.TICKET_BOOKED, M): "Arrange the meeting at arrival, onward transport and accommodation.",
     (E.DEPARTED, M): "Meet the person on arrival as arranged.",
     (E.ARRIVAL_CONFIRMED, M): "Start the needs analysis for the reintegration plan.",
-    (E.REINTEGRATION_PLAN, M): "Send the reintegration plan to the UK office.",
-    (E.GRANT_APPROVED, M): "Deliver the in-kind grant as planned and report when it is done.",
-    (E.FOLLOWUP_DUE, M): "Check on the person and send the follow-up report by the due date.",
+    (E.REINTEGRATION_PLAN, M): "Send the reintegration plan from your needs analysis: each "
+    "need with the service and provider that meet it, the start date and the cost (in the "
+    "mission portal, or to the UK office).",
+    (E.PLAN_REVIEW_NEEDED, C): "Decide at the case's plan-review checkpoint: approve the plan "
+    "as it is, or ask the mission to adapt it.",
+    (E.PLAN_AGREED, M): "Start the services as planned; the follow-ups are scheduled from the "
+    "arrival.",
+    (E.GRANT_PLANNED, M): "Deliver the grant in kind as planned and record each delivery; ask "
+    "for an increase with the provider's recommendation if the plan needs one.",
+    (E.GRANT_INCREASE_REQUESTED, C): "Decide at the case's grant-approval checkpoint (at most "
+    "the recommendation, within the programme's ceiling).",
+    (E.GRANT_APPROVED, M): "Deliver the increase in kind and record each delivery.",
+    (E.GRANT_INCREASE_DECLINED, M): "Deliver the grant as approved so far; ask the UK office "
+    "if you need the reasons.",
+    (E.FOLLOWUP_NOTICE, M): "Plan to check on the person from the due date; send the "
+    "follow-up report by the report-by date.",
+    (E.FOLLOWUP_DUE, M): "Check on the person and send the follow-up report by the report-by "
+    "date.",
+    (E.FOLLOWUP_REMINDER, M): "Send the follow-up report today, the report-by date.",
+    (E.FOLLOWUP_ADDED, M): "Check on the person again from the new due date; you will be told "
+    "ahead of it.",
+    (E.FOLLOWUP_CONTACT_DECLINED, M): "Do not contact the person for follow-ups any more; no "
+    "report is expected.",
+    (E.FOLLOWUP_CONTACT_DECLINED, C): "No action needed: the case closes on the last "
+    "follow-up's due date.",
+    (E.CLOSURE_WITHHELD, C): "Decide the case: add a follow-up (`safepassage followups add`) "
+    "or close it (`safepassage close`).",
     (E.FOLLOWUP_OVERDUE, M): "Send the overdue follow-up report as soon as you can.",
     (E.FOLLOWUP_OVERDUE, C): "Contact the receiving mission about the overdue follow-up.",
     (E.EMBASSY_LIAISON, B): "Acknowledge the return and tell the UK office of any requirement.",

@@ -46,9 +46,14 @@ EVENT_PURPOSES: Mapping[str, Mapping[Audience, Purpose]] = {
     "arrival-confirmed": {_M: _REINTEGRATION},
     "reintegration-plan": {_M: _REINTEGRATION},
     "grant-approved": {_M: _REINTEGRATION},
+    "plan-agreed": {_M: _REINTEGRATION},
+    "grant-planned": {_M: _REINTEGRATION},
     # Checking on the person months later.
+    "followup-notice": {_M: _FOLLOWUP},
     "followup-due": {_M: _FOLLOWUP},
+    "followup-reminder": {_M: _FOLLOWUP},
     "followup-overdue": {_M: _FOLLOWUP},
+    "followup-added": {_M: _FOLLOWUP},
 }
 
 

@@ -34,6 +34,8 @@ class Level(StrEnum):
 #: Facts a caller may add to any message: categories and dates, never about the person.
 FACT_LABELS: dict[str, str] = {
     "due_on": "Due on",
+    # A follow-up's deadline: its due date plus the plan's report window.
+    "report_by": "Report by",
     "follow_up": "Follow-up",
     "stage": "Stage",
     "reason": "Reason",
@@ -45,6 +47,16 @@ FACT_LABELS: dict[str, str] = {
     "assistance": "Assistance to prepare",
     # The case's page in the mission portal: the gateway's address and the reference only.
     "link": "Link",
+    # The reintegration plan and grant: which ask or request, counts and amounts, never what.
+    "ask": "Ask",
+    "items": "Plan items",
+    "uncovered": "Plan items the programme does not cover",
+    "cost": "Plan cost",
+    "grant": "Grant",
+    "request": "Increase request",
+    "recommended": "Increase recommended",
+    "increase": "Increase approved",
+    "grant_total": "Grant approved so far",
 }
 
 #: Labels of the personal details a detailed message may carry; other keys are shown as named.

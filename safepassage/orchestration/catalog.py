@@ -85,6 +85,11 @@ FOLLOWUP_SCHEDULER = DeploymentSpec(
     description="Daily: schedule follow-ups due soon, recreate lost runs, escalate late.",
     schedule=Schedule("15 6 * * *", "UTC"),
 )
+GRANT_INCREASE = DeploymentSpec(
+    flow_name="grant-increase",
+    entrypoint="safepassage.flows.grant_increase:grant_increase",
+    description="One increase of a case's reintegration grant: a coordinator's approval.",
+)
 CASE_REPORT = DeploymentSpec(
     flow_name="case-report",
     entrypoint="safepassage.flows.case_report:case_report",
@@ -105,6 +110,7 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
     DELIVER_NOTIFICATIONS,
     REINTEGRATION_FOLLOWUP,
     FOLLOWUP_SCHEDULER,
+    GRANT_INCREASE,
     CASE_REPORT,
     RETENTION,
 )

@@ -39,13 +39,22 @@ def case_run_tags(programme: str, country: str) -> list[str]:
     return [f"programme:{programme}", f"mission:{country.lower()}"]
 
 
-def start_run(deployment_name: str, reference: str, *, name: str, tags: list[str], key: str) -> str:
-    """Create a run of a deployment for one case (once per `key`, whatever is retried)."""
+def start_run(
+    deployment_name: str,
+    reference: str,
+    *,
+    name: str,
+    tags: list[str],
+    key: str,
+    parameters: dict[str, Any] | None = None,
+) -> str:
+    """Create a run of a deployment for one case (once per `key`, whatever is retried);
+    `parameters` are the flow's others besides the reference (numbers, never personal data)."""
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name(deployment_name)
         run = client.create_flow_run_from_deployment(
             deployment.id,
-            parameters={"reference": reference},
+            parameters={"reference": reference, **(parameters or {})},
             # Named at creation, so the UI never shows a random name for it.
             name=name,
             tags=[*deployment.tags, *tags],

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from safepassage.models.checkpoints import AGREED_PLAN, PLAN_AGREED
 from safepassage.models.clock import utcnow
 from safepassage.models.followup_plan import report_by
 from safepassage.models.intake import Intake
@@ -35,7 +36,7 @@ from safepassage.models.store.followups import (
     list_followups,
 )
 from safepassage.models.store.orm import Case, CaseEvent
-from safepassage.models.store.workflow import answer_purpose, find_answer
+from safepassage.models.store.workflow import answer_purpose, find_action, find_answer
 
 
 def case_list(*, limit: int | None = None) -> list[CaseSummary]:
@@ -96,6 +97,8 @@ class CaseDetail:
     intake: Intake | None
     followups: list[PlannedFollowUp]
     events: list[TimelineEvent]
+    #: The agreed reintegration plan: counts and cost, and its items only if revealed.
+    plan: dict[str, Any] | None = None
 
 
 def case_detail(reference: str, *, reveal: bool, actor: str, purpose: str) -> CaseDetail:
@@ -121,7 +124,33 @@ def case_detail(reference: str, *, reveal: bool, actor: str, purpose: str) -> Ca
             intake=intake,
             followups=followups,
             events=[TimelineEvent.of(e) for e in case_events(session, reference)],
+            plan=_plan(session, store, case, reveal=reveal, actor=actor, purpose=purpose, now=now),
         )
+
+
+def _plan(
+    session: Session,
+    store: Store,
+    case: Case,
+    *,
+    reveal: bool,
+    actor: str,
+    purpose: str,
+    now: dt.datetime,
+) -> dict[str, Any] | None:
+    """Return the agreed plan's counts and cost; with `reveal`, its items (the read logged)."""
+    planned = find_action(session, case, PLAN_AGREED)
+    if planned is None:
+        return None
+    plan: dict[str, Any] = {k: v for k, v in planned.detail.items() if k != "ask"}
+    if reveal:
+        opened = reveal_records(
+            session, store.master_key, case, [AGREED_PLAN], actor=actor, purpose=purpose,
+            now=now,
+        )  # fmt: skip
+        sealed = json.loads(opened[AGREED_PLAN])
+        plan |= {"item_list": sealed["items"], "notes": sealed.get("notes")}
+    return plan
 
 
 def _followups(

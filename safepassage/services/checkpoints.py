@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from safepassage.models.checkpoints import Checkpoint
 from safepassage.models.errors import CaseStateError, FieldProblem, IntakeInvalid
 from safepassage.models.settings import get_settings
 from safepassage.models.store.cases import get_case
 from safepassage.models.store.db import opened_store
 from safepassage.models.store.followups import waiting_run_ids
+from safepassage.models.store.grant import waiting_grant_run_ids
+from safepassage.models.store.orm import Case
 from safepassage.models.vocabulary import FINAL_STAGES
 from safepassage.orchestration.connection import connect
 from safepassage.orchestration.pause_key import PauseKey
@@ -27,9 +31,9 @@ def case_status(reference: str) -> dict[str, Any]:
     with opened_store() as store, store.transaction() as session:
         case = get_case(session, reference)
         stage, case_run_id = case.stage, case.flow_run_id
-        followup_runs = waiting_run_ids(session, case)
-    # A case at a follow-up waits in that follow-up's own run, not in its return-case run.
-    runs = waiting_runs(api, case_run_id, followup_runs)
+        side_runs = _side_run_ids(session, case)
+    # A case at a follow-up (or a grant increase) waits in that run, not its return-case run.
+    runs = waiting_runs(api, case_run_id, side_runs)
     flow_run_id, run = runs[0] if runs else (None, None)
     waiting_for = run.waiting_for.value if run and run.waiting_for else None
     ended = stage in {s.value for s in FINAL_STAGES}
@@ -70,8 +74,8 @@ def answer_checkpoint(
             raise CaseStateError(
                 f"case {reference} has no flow run yet: is `safepassage serve` up?"
             )
-        runs = waiting_runs(api, case.flow_run_id, waiting_run_ids(session, case))
-        flow_run_id, run = _the_waiting_run(reference, runs, attempt)
+        runs = waiting_runs(api, case.flow_run_id, _side_run_ids(session, case))
+        flow_run_id, run = _the_waiting_run(reference, _at(runs, expected), attempt)
         if run.waiting_for is None or run.pause_key is None:
             raise CaseStateError(
                 f"case {reference} is not waiting at a checkpoint (stage {case.stage}, "
@@ -85,6 +89,19 @@ def answer_checkpoint(
         raise IntakeInvalid(problems, source=f"answer to {run.waiting_for.value}")
     resume_run(flow_run_id, run.pause_key, answer.model_dump(mode="json"))
     return run.waiting_for
+
+
+def _side_run_ids(session: Session, case: Case) -> list[str]:
+    """Return the runs besides the case's own that may wait for an answer: follow-ups and
+    grant increases."""
+    return waiting_grant_run_ids(session, case) + waiting_run_ids(session, case)
+
+
+def _at(runs: list[tuple[str, RunStatus]], expected: str | None) -> list[tuple[str, RunStatus]]:
+    """Return the runs waiting at `expected` when any does (a grant approval and a follow-up
+    can wait at once); else all, for the caller to say what the case waits at."""
+    named = [(i, r) for i, r in runs if r.waiting_for is not None and r.waiting_for == expected]
+    return named or runs
 
 
 def _split_expected(expected: str | None) -> tuple[str | None, int | None]:

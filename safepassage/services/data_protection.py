@@ -5,15 +5,20 @@ Erasure, which also talks to Prefect, is in `services.erasure`.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from safepassage.models.clock import utcnow
 from safepassage.models.consent_record import ConsentSource, Purpose, Recipient
+from safepassage.models.followup_decisions import ends_followup_contact
 from safepassage.models.store import consent as consent_store
 from safepassage.models.store.audit import AuditEntry, case_audit
 from safepassage.models.store.cases import get_case
 from safepassage.models.store.consent import ConsentChange
 from safepassage.models.store.db import Store, opened_store, store_or_opened
+from safepassage.models.store.orm import Case
 from safepassage.models.store.verification import StoreCheck, verify_store
 
 __all__ = [
@@ -51,18 +56,23 @@ def record_consent(
     follow-up contact), the embassy's to travel documents. A withdrawal applies at once: the
     case's queued detailed messages that relied on it go minimal.
     """
+    now = utcnow()
     with opened_store() as store, store.transaction() as session:
-        return consent_store.change_consent(
+        case = get_case(session, reference, lock=True)
+        change = consent_store.change_consent(
             session,
-            get_case(session, reference, lock=True),
+            case,
             share_with_mission=share_with_mission,
             share_with_embassy=share_with_embassy,
             actor=actor,
-            now=utcnow(),
+            now=now,
             language=language,
             interpreter_used=interpreter_used,
             source=ConsentSource.CLI,
         )
+        declined = _followups_declined(session, store, case, change, actor=actor, now=now)
+    _after_decline(reference, declined)
+    return change
 
 
 def record_consent_for(
@@ -82,9 +92,10 @@ def record_consent_for(
     """
     now = utcnow()
     with opened_store() as store, store.transaction() as session:
-        return consent_store.record_consent(
+        case = get_case(session, reference, lock=True)
+        change = consent_store.record_consent(
             session,
-            get_case(session, reference, lock=True),
+            case,
             recipient=recipient,
             purpose=purpose,
             agreed=agreed,
@@ -95,6 +106,34 @@ def record_consent_for(
             now=now,
             source=ConsentSource.CLI,
         )
+        declined = _followups_declined(session, store, case, change, actor=actor, now=now)
+    _after_decline(reference, declined)
+    return change
+
+
+def _followups_declined(
+    session: Session,
+    store: Store,
+    case: Case,
+    change: ConsentChange,
+    *,
+    actor: str,
+    now: dt.datetime,
+) -> list[int]:
+    """Cancel the follow-ups still to come if the person declined follow-up contact, in the
+    consent's transaction (services/followup_decisions.py); return their numbers."""
+    if not ends_followup_contact(change.changes):
+        return []
+    from safepassage.services.followup_decisions import decline_followup_contact  # noqa: PLC0415 - notifications (apprise): only a decline pays
+
+    return decline_followup_contact(session, store.master_key, case, change, actor=actor, now=now)
+
+
+def _after_decline(reference: str, declined: list[int]) -> None:
+    if declined:
+        from safepassage.services.followup_decisions import after_decline  # noqa: PLC0415 - see above
+
+        after_decline(reference, declined)
 
 
 def audit_trail(reference: str, *, store: Store | None = None) -> list[AuditEntry]:

@@ -117,7 +117,7 @@ def mission_case(
     event under `viewer`. Without consent nothing personal is read and nothing is logged.
     """
     with store_or_opened(store) as opened, opened.transaction() as session:
-        case = _the_missions_case(session, opened.master_key, reference, country)
+        case = the_missions_case(session, opened.master_key, reference, country)
         return _view(session, opened.master_key, case, reveal_to=viewer)
 
 
@@ -129,7 +129,7 @@ def mission_case_status(
     For a form's page: asking the mission for an answer reveals nothing, and logs nothing.
     """
     with store_or_opened(store) as opened, opened.transaction() as session:
-        case = _the_missions_case(session, opened.master_key, reference, country)
+        case = the_missions_case(session, opened.master_key, reference, country)
         return _view(session, opened.master_key, case, reveal_to=None)
 
 
@@ -207,7 +207,7 @@ def submit_mission_answer(
     form = _mission_checkpoint(checkpoint, attempt)
     answer = {**raw, "entered_by": by}
     with store_or_opened(store) as opened, opened.transaction() as session:
-        case = _the_missions_case(session, opened.master_key, reference, country)
+        case = the_missions_case(session, opened.master_key, reference, country)
         _refuse_unless_waiting(session, case, form, attempt)
         # Checked here first, from the store alone, so that a bad answer is named without a
         # round trip to Prefect; answer_checkpoint checks it again against the run it resumes.
@@ -223,17 +223,20 @@ def _mission_checkpoint(checkpoint: Checkpoint | str, attempt: int | None) -> Ch
     except ValueError:
         form = None
     if form is None or form not in MISSION_CHECKPOINTS:
-        raise CaseStateError("only reception, arrival and follow-up reports are the mission's")
+        raise CaseStateError(
+            "only reception, arrival, the reintegration plan and follow-up reports are the "
+            "mission's"
+        )
     if form is Checkpoint.FOLLOWUP_REPORT and attempt is None:
         raise CaseStateError("a follow-up report names its follow-up's number")
     return form
 
 
-def _the_missions_case(
-    session: Session, master_key: MasterKey, reference: str, country: str
+def the_missions_case(
+    session: Session, master_key: MasterKey, reference: str, country: str, *, lock: bool = False
 ) -> Case:
     """Return the case if it is the mission's to see, else raise CaseNotFound as if unknown."""
-    case = get_case(session, reference)
+    case = get_case(session, reference, lock=lock)
     if (
         case.destination_country != country
         or case.erased_at is not None

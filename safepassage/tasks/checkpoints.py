@@ -53,6 +53,7 @@ from safepassage.models.stored_forms import read_stored
 from safepassage.orchestration.pause_key import PauseKey
 from safepassage.orchestration.run_inputs import forget_ask_inputs, read_answer_input
 from safepassage.orchestration.task_options import LEDGER_TASK
+from safepassage.tasks.grant import headroom
 
 M = TypeVar("M", bound=BaseModel)
 logger = logging.getLogger("safepassage.tasks.checkpoints")
@@ -146,6 +147,9 @@ def history_of(session: Session, master_key: MasterKey, case: Case) -> History:
     if document is not None:
         valid_until = document.valid_until
     arrival = _latest(session, master_key, case, Checkpoint.ARRIVAL, ArrivalAnswer)
+    grant, grant_headroom = headroom(session, case)
+    # A grant approval judges the one request that waits (a new one waits for its decision).
+    pending = grant.pending
     return History(
         consent_recorded_on=intake.consent.recorded_on,
         escort_required=case.escort_required,
@@ -153,7 +157,9 @@ def history_of(session: Session, master_key: MasterKey, case: Case) -> History:
         document_valid_until=valid_until,
         ticket=_latest(session, master_key, case, Checkpoint.TICKET, TicketAnswer),
         departure=_latest(session, master_key, case, Checkpoint.DEPARTURE, DepartureAnswer),
-        recommended_grant_chf=arrival.recommended_grant_chf if arrival else None,
+        recommended_grant_chf=grant.requested[pending[0]] if pending else None,
+        grant_headroom_chf=grant_headroom,
+        arrived_on=arrival.arrived_at.date() if arrival else None,
         earliest_departure=intake.earliest_departure,
         today=utcnow().date(),
     )
@@ -188,8 +194,14 @@ def stored_answer(
 def summarise(checkpoint: Checkpoint, answer: Any) -> dict[str, Any]:
     """Return the PII-free facts of an answer that the flow branches on and the log keeps."""
     match checkpoint:
-        case Checkpoint.IDENTIFICATION_REVIEW | Checkpoint.GRANT_APPROVAL | Checkpoint.RISK_REVIEW:
+        case Checkpoint.IDENTIFICATION_REVIEW | Checkpoint.RISK_REVIEW:
             return {"approved": answer.approved}
+        case Checkpoint.GRANT_APPROVAL:
+            return {"approved": answer.approved, "amount_chf": str(answer.amount_chf)}
+        case Checkpoint.REINTEGRATION_PLAN:
+            return {"items": len(answer.items)}  # needs are health data: they stay sealed
+        case Checkpoint.PLAN_REVIEW:
+            return {"decision": answer.decision}
         case Checkpoint.TRAVEL_DOCUMENT:
             return {"document_type": answer.document_type}
         case Checkpoint.RECEPTION:
@@ -237,7 +249,7 @@ def summarise(checkpoint: Checkpoint, answer: Any) -> dict[str, Any]:
             grant = answer.recommended_grant_chf
             return {
                 "onward_transport": answer.onward_transport,
-                "grant_review": grant is not None and grant > HU_BASE_GRANT_CHF,
+                "grant_recommended": grant is not None and grant > HU_BASE_GRANT_CHF,
             }
     return {}  # pragma: no cover - every checkpoint is matched above
 
@@ -266,7 +278,12 @@ def accept_answer(reference: str, key: PauseKey, flow_run_id: UUID) -> Acceptanc
         else:
             raw = read_answer_input(flow_run_id, key)
             if raw is None:
-                result = Acceptance(accepted=False, problems=["no answer was submitted"])
+                # Resumed without an answer (a run restarted after a crash keeps its fired
+                # pause keys, yet its answer never came): counted as a refusal, so the next
+                # ask suspends under a new key rather than reading nothing for ever.
+                problem = FieldProblem("", "no answer was submitted: answer the form again")
+                record_refusal(session, case, checkpoint, attempt, problems=[problem], now=utcnow())
+                result = Acceptance(accepted=False, problems=[str(problem)])
             else:
                 result = _judge(session, store.master_key, case, form, attempt=attempt, raw=raw)
         result.open_hold = open_hold(session, case)

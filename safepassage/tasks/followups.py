@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from safepassage.models.checkpoints import ArrivalAnswer, Checkpoint
 from safepassage.models.clock import utcnow
 from safepassage.models.crypto import MasterKey
-from safepassage.models.followup_plan import Closure, plan_for
+from safepassage.models.followup_ladder import Rung
+from safepassage.models.followup_plan import Closure, plan_for, report_by
 from safepassage.models.followup_reconcile import FollowUpRuns, ReconcileReport, reconcile
 from safepassage.models.settings import get_settings
 from safepassage.models.store.case_transaction import case_transaction
@@ -41,6 +42,7 @@ from safepassage.models.store.workflow import (
     set_stage,
 )
 from safepassage.models.stored_forms import read_stored
+from safepassage.models.sustainability.records import score_followup
 from safepassage.models.vocabulary import FINAL_STAGES, Stage
 from safepassage.notifications import Event, deliver_now, queue_notifications
 from safepassage.orchestration.followup_runs import PrefectFollowUpRuns
@@ -55,25 +57,47 @@ def followup_runs() -> FollowUpRuns:
     return PrefectFollowUpRuns()
 
 
-def escalate_overdue(
+#: The event each rung of the ladder sends (models/followup_ladder.py); the audiences follow
+#: from notifications/events.py: the mission, then mission and coordinators, then coordinators.
+RUNG_EVENTS: dict[Rung, Event] = {
+    Rung.NOTICE: Event.FOLLOWUP_NOTICE,
+    Rung.REMINDER: Event.FOLLOWUP_REMINDER,
+    Rung.OVERDUE: Event.FOLLOWUP_OVERDUE,
+    Rung.BREACH: Event.SLA_BREACHED,
+}
+
+
+def notify_rung(
     session: Session,
     master_key: MasterKey,
     case: Case,
     *,
+    rung: Rung,
     number: int,
     due_on: dt.date,
+    report_by: dt.date,
     now: dt.datetime,
 ) -> None:
-    """Queue the notice that follow-up `number`'s report is overdue (the reconcile's callback)."""
+    """Queue the notice of a rung of follow-up `number` (the reconcile's callback)."""
+    facts = {
+        "follow_up": str(number),
+        "due_on": due_on.isoformat(),
+        "report_by": report_by.isoformat(),
+    }
+    attempt = str(number)
+    if rung is Rung.BREACH:
+        # As the time-limit check names a checkpoint's breach (tasks/sla.py).
+        attempt = f"{REPORT.value}-{number}"
+        facts["stage"] = case.stage
+        facts["reason"] = f"follow-up {number}'s report missing since its deadline"
     queue_notifications(
-        session,
-        master_key,
-        case,
-        Event.FOLLOWUP_OVERDUE,
-        attempt=str(number),
-        facts={"follow_up": str(number), "due_on": due_on.isoformat()},
-        now=now,
+        session, master_key, case, RUNG_EVENTS[rung], attempt=attempt, facts=facts, now=now
     )
+
+
+def notify_closed(session: Session, master_key: MasterKey, case: Case, *, now: dt.datetime) -> None:
+    """Queue the notice that a case whose person declined contact closed (reconcile callback)."""
+    queue_notifications(session, master_key, case, Event.CASE_CLOSED, now=now)
 
 
 def reconcile_now(
@@ -84,20 +108,22 @@ def reconcile_now(
     reference: str | None = None,
     compressed: bool = False,
 ) -> ReconcileReport:
-    """Reconcile with the configured horizon and hour, then deliver the escalations queued."""
+    """Reconcile with the configured horizon, hour and ladder, then deliver what it queued."""
     settings = get_settings()
     report = reconcile(
         store,
         runs,
         now=at,
         horizon_days=settings.followup_horizon_days,
-        escalate=escalate_overdue,
+        notify=notify_rung,
+        closed=notify_closed,
+        ladder=settings.followup_ladder,
         hour_utc=settings.followup_hour_utc,
         reference=reference,
         compressed=compressed,
     )
-    for escalated in dict.fromkeys(ref for ref, _ in report.escalated):
-        deliver_now(store, escalated)
+    for touched in report.touched:
+        deliver_now(store, touched)
     return report
 
 
@@ -179,7 +205,11 @@ def open_followup(reference: str, number: int) -> FollowUpOpened:
                 case,
                 Event.FOLLOWUP_DUE,
                 attempt=str(number),
-                facts={"follow_up": str(number), "due_on": row.due_on.isoformat()},
+                facts={
+                    "follow_up": str(number),
+                    "due_on": row.due_on.isoformat(),
+                    "report_by": report_by(row.due_on, row.window_days).isoformat(),
+                },
                 now=at,
             )
         state = row.state
@@ -197,6 +227,7 @@ def conclude_followup(reference: str, number: int) -> FollowUpOutcome:
         answer = find_answer(session, case, REPORT.value, number)
         if answer is None:
             raise RuntimeError(f"follow-up {number} of {reference} has no accepted report")
+        score_followup(session, store.master_key, case, number, now=at)
         risk = bool(answer.summary.get("risk_raised"))
         row = get_followup(session, case, number)
         if record_action(
@@ -236,29 +267,53 @@ def conclude_followup(reference: str, number: int) -> FollowUpOutcome:
 def _close_if_done(
     session: Session, store: Store, case: Case, number: int, *, now: dt.datetime
 ) -> None:
-    """Close the case once no follow-up is pending, unless the plan's closure rule says a risk."""
+    """Close the case once no follow-up is pending, unless a risk or an unreachable person.
+
+    The plan's closure rule says which reports' risks count; a person the mission could not
+    reach at the last report keeps the case open too (nobody knows they are safe). Either way
+    a coordinator decides: an extra follow-up (`followups add`) or `close`. A case whose
+    person declined contact closes on its last due date instead (the reconcile).
+    """
     rows = case_followups(session, case)
     if _ended(case) or any(FollowUpState(r.state) in PENDING for r in rows):
         return
-    risks = {}
+    if any(FollowUpState(r.state) is FollowUpState.DECLINED for r in rows):
+        return
+    summaries = {}
     for row in rows:
         answer = find_answer(session, case, REPORT.value, row.number)
         if answer is not None:
-            risks[row.number] = bool(answer.summary.get("risk_raised"))
-    if not risks:
+            summaries[row.number] = answer.summary
+    if not summaries:
         return
     closure = plan_for(case.programme, get_settings().followup_plans).closure
+    risks = {n: bool(s.get("risk_raised")) for n, s in summaries.items()}
     raised = risks[max(risks)] if closure is Closure.LAST_REPORT_CLEAR else any(risks.values())
-    if raised:
-        # The coordinators were alerted with the report; the case stays in follow-up for them.
-        record_action(
+    unreachable = summaries[max(summaries)].get("contacted") is False
+    if raised or unreachable:
+        reason = (
+            "a follow-up report raised a risk"
+            if raised
+            else "the mission could not reach the person at the last follow-up"
+        )
+        if record_action(
             session,
             case,
             "closure-withheld",
             number,
             now=now,
-            detail={"closure": closure.value, "reason": "a follow-up report raised a risk"},
-        )
+            detail={"closure": closure.value, "reason": reason},
+        ):
+            # The case stays in follow-up: the coordinators decide what comes next.
+            queue_notifications(
+                session,
+                store.master_key,
+                case,
+                Event.CLOSURE_WITHHELD,
+                attempt=str(number),
+                facts={"follow_up": str(number), "reason": reason},
+                now=now,
+            )
         return
     set_stage(session, case, Stage.CLOSED, actor="flow", now=now, detail={"after": number})
     queue_notifications(session, store.master_key, case, Event.CASE_CLOSED, now=now)
@@ -266,11 +321,8 @@ def _close_if_done(
 
 @task(**LEDGER_TASK)
 def reconcile_followups() -> dict[str, Any]:
-    """Reconcile all follow-ups with Prefect, escalate overdue reports; return the counts."""
+    """Reconcile all follow-ups with Prefect and climb the ladder; return the counts."""
     report = reconcile_now(process_store(), followup_runs(), at=utcnow())
     logger.info("follow-up reconcile: %s", report.as_dict())
-    # The flow shows each escalated case in the UI: references only, no personal data.
-    return {
-        **report.as_dict(),
-        "escalated_cases": list(dict.fromkeys(r for r, _ in report.escalated)),
-    }
+    # The flow shows each case notified or closed in the UI: references only, nothing personal.
+    return {**report.as_dict(), "escalated_cases": report.touched}

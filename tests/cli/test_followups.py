@@ -12,9 +12,11 @@ from safepassage.models.store.cases import create_case, get_case
 from safepassage.models.store.db import Store
 from safepassage.models.store.followups import case_followups, plan_followups
 from safepassage.models.store.workflow import record_answer, set_stage
+from safepassage.models.sustainability import CURRENT_VERSION
+from safepassage.models.sustainability.records import score_followup
 from safepassage.models.vocabulary import Stage
 from safepassage.tasks.checkpoints import summarise
-from tests.cli.helpers import run_cli
+from tests.cli.helpers import cli_actor, run_cli
 from tests.factories import TODAY, intake
 
 NOW = dt.datetime.now(dt.UTC)
@@ -128,3 +130,104 @@ def test_a_corrected_arrival_replans_without_a_server_and_says_the_scheduler_mov
     reconcile = run_cli("followups", "reconcile")
     assert reconcile.code == 2
     assert "start `safepassage serve`" in reconcile.stderr
+
+
+def test_add_and_close_refuse_a_bad_code_naming_the_option_without_echo_and_write_nothing(
+    sqlite_store: Store,
+) -> None:
+    reference = arrived(sqlite_store, 400)
+    before = run_cli("case", reference, "--json").json()
+
+    close = run_cli("close", reference, "--reason", "Ana Popescu went to Iasi")
+    add = run_cli("followups", "add", reference, "--months", "Iasi", "--reason", "Ana Popescu")
+    missing = run_cli("close", reference)
+    misplaced = run_cli("followups", reference, "--months", "2")
+
+    for result in (close, add, missing):
+        assert result.code == 2, result.stderr
+        assert "--reason" in result.stderr
+        assert "Popescu" not in result.stderr + result.stdout
+        assert "Iasi" not in result.stderr + result.stdout
+    assert "--months" in add.stderr
+    assert "risk-resolved" in close.stderr  # the codes are listed
+    assert misplaced.code == 2
+    assert run_cli("case", reference, "--json").json() == before
+
+
+def test_add_and_close_work_without_a_prefect_server(sqlite_store: Store) -> None:
+    reference = arrived(sqlite_store, 400)
+
+    added = run_cli(
+        "followups", "add", reference, "--months", "3", "--reason", "risk-raised", "--by", "A. C"
+    )
+    assert added.code == 0, added.stderr
+    due = add_months(NOW.date(), 3).isoformat()
+    assert f"follow-up 5 added, due {due}" in added.stdout
+    assert "followup-scheduler" in added.stderr + added.stdout
+    listed = run_cli("followups", reference, "--json").json()
+    assert [(r["number"], r["due_on"]) for r in listed][-1] == (5, due)
+
+    closed = run_cli(
+        "close", reference, "--reason", "risk-resolved", "--note", "NGO ticket 42", "--json"
+    )
+    assert closed.code == 0, closed.stderr
+    result = closed.json()
+    assert (result["stage"], result["reason"], result["note_kept"]) == (
+        "closed",
+        "risk-resolved",
+        True,
+    )
+    assert result["runs"] is None  # no server: the daily scheduler stops what has a run
+    case = run_cli("case", reference, "--json").json()
+    assert case["case"]["stage"] == "closed"
+    assert "NGO ticket 42" not in run_cli("audit", reference).stdout
+
+
+def test_declining_followup_contact_with_the_consent_command_declines_the_followups(
+    sqlite_store: Store,
+) -> None:
+    reference = arrived(sqlite_store, 10)
+    result = run_cli(
+        "consent", reference, "--recipient", "mission", "--purpose", "followup-contact",
+        "--agree", "no", "--language", "ro", "--json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    listed = run_cli("followups", reference, "--json").json()
+    assert {r["state"] for r in listed} == {"declined"}
+
+
+def test_followups_of_a_case_show_each_reports_scores_and_log_the_read(
+    sqlite_store: Store,
+) -> None:
+    reference = arrived(sqlite_store, 45, reported=True)
+    with sqlite_store.transaction() as session:  # as the concluding task scores it
+        case = get_case(session, reference)
+        score_followup(session, sqlite_store.master_key, case, 1, now=NOW)
+    # Follow-up 1 raised a risk: the sample answers put every indicator at 2, (2 - 1) / 4.
+    everyone = run_cli("followups", "--json")
+    assert everyone.code == 0, everyone.stderr
+    assert all("scores" not in row for row in everyone.json())  # no case's scores in a list
+
+    listed = run_cli("followups", reference, "--json", "--by", "A. Coordinator")
+    assert listed.code == 0, listed.stderr
+    scores = [row["scores"] for row in listed.json()]
+    assert scores[0] == {"version": CURRENT_VERSION, "economic": "0.250", "social": "0.250",
+                         "psychosocial": "0.250", "composite": "0.250"}  # fmt: skip
+    assert scores[1:] == [None, None, None]
+    table = run_cli("followups", reference)
+    assert "0.250; 0.250 / 0.250 / 0.250" in table.stdout
+
+    events = run_cli("case", reference, "--json").json()["events"]
+    reads = [
+        (e["actor"], e["detail"]["purpose"], e["detail"]["records"])
+        for e in events
+        if e["kind"] == "personal-data-revealed"
+    ]
+    assert reads[:2] == [
+        (cli_actor("A. Coordinator"), "export: cli followups REF --json", ["followup-scores-1"]),
+        (cli_actor_without_by(), "cli followups REF", ["followup-scores-1"]),
+    ]
+
+
+def cli_actor_without_by() -> str:
+    return cli_actor("x").removesuffix(" (by x)")

@@ -143,3 +143,29 @@ def test_with_references_without_a_csv_file_is_refused(sqlite_store: Store) -> N
     result = run_cli("report", "--with-references", "--reason", "review")
     assert result.code == 2
     assert "--with-references: goes with --csv FILE" in result.stderr
+
+
+def test_the_report_shows_sustainability_scores_only_over_enough_cases(
+    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests.models.test_sustainability import scored_case
+
+    for last in (2, 3, 4):
+        scored_case(sqlite_store, "BG", [1, last])
+    monkeypatch.setenv("SAFEPASSAGE_REPORT_MIN_CASES", "3")
+    figures = run_cli("report", "--json").json()["sustainability"]
+    # Latest composites .25, .5, .75; changes from 0 the same: mean .5.
+    names = ["composite", "economic", "social", "psychosocial"]
+    spread = {"q1": "0.375", "median": "0.500", "q3": "0.625"}
+    assert figures == [
+        {"programme": "BG", "cases": 3, "cases_with_change": 3,
+         "latest": {name: dict(spread) for name in names},
+         "mean_change": dict.fromkeys(names, "0.500"), "versions": ["rss-adapted-2026.12"]}
+    ]  # fmt: skip
+    monkeypatch.setenv("SAFEPASSAGE_REPORT_MIN_CASES", "4")
+    chart_path = tmp_path / "report.png"
+    printed = run_cli("report", "--chart", str(chart_path))
+    assert printed.code == 0, printed.stderr
+    assert "too few cases" in printed.stdout
+    assert "0.500" not in printed.stdout
+    assert chart_path.stat().st_size > 20_000

@@ -131,6 +131,7 @@ def test_a_childs_return_waits_for_its_safeguarding_travels_escorted_and_can_be_
         "departed",
         "arrival-confirmed",
         "reintegration-plan",
+        "plan-agreed",
     ]
     # mission-bg is cleared and the person consented: it learns whom to hand the child over to.
     handover = "\n".join(
@@ -164,6 +165,7 @@ def test_a_rescheduled_journey_is_a_new_date_and_the_mission_confirms_reception_
         ("reception", 2),
         ("departure", 2),
         ("arrival", 1),
+        ("reintegration-plan", 1),
     ]
     ledger = actions(case.reference)
     assert ("travel-rescheduled", 1) in ledger
@@ -186,6 +188,7 @@ def test_a_rescheduled_journey_is_a_new_date_and_the_mission_confirms_reception_
         "departed",
         "arrival-confirmed",
         "reintegration-plan",
+        "plan-agreed",
     ]
     # Why the journey moved stays sealed: the mission and embassy read a change of date.
     for tag in ("mission-ro", "embassy-ro", "coordinators"):

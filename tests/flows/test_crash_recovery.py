@@ -154,8 +154,8 @@ def test_a_case_killed_between_checkpoints_completes_after_a_restart_with_nothin
     ):
         assert kinds.count(kind) == 1, kind
     # consent (to share with the embassy), document, pre-departure, reception, ticket,
-    # departure, arrival
-    assert kinds.count("checkpoint-answered") == 7
+    # departure, arrival, the reintegration plan
+    assert kinds.count("checkpoint-answered") == 8
     sent = [
         json.loads(line)["title"].split(": ")[1]
         for line in (crashable.home / "notifications" / "mission-bg.jsonl").read_text().splitlines()

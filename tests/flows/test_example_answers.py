@@ -43,6 +43,8 @@ EXPECTED = {
     "departure",
     "arrival",
     "grant-approval",
+    "reintegration-plan",
+    "plan-review",
 }
 
 

@@ -32,7 +32,7 @@ from safepassage.orchestration.catalog import FOLLOWUP_SCHEDULER, REINTEGRATION_
 from safepassage.orchestration.followup_runs import PrefectFollowUpRuns
 from safepassage.services.checkpoints import answer_checkpoint, case_status
 from safepassage.services.followups import reconcile_followups_now
-from safepassage.tasks.followups import escalate_overdue
+from safepassage.tasks.followups import notify_closed, notify_rung
 from tests.factories import TODAY
 from tests.flows.conftest import World
 from tests.flows.helpers import received, received_texts, take
@@ -179,8 +179,8 @@ def test_the_scheduler_creates_each_run_once_and_recreates_deleted_ones(served: 
         # This case only: the world's store holds the other tests' cases, whose follow-ups their
         # own runs may still be creating.
         reconcile_this_case = functools.partial(
-            reconcile, store, runs, now=now, horizon_days=HORIZON, escalate=escalate_overdue,
-            reference=reference,
+            reconcile, store, runs, now=now, horizon_days=HORIZON, notify=notify_rung,
+            closed=notify_closed, reference=reference,
         )  # fmt: skip
         first = reconcile_this_case()
         second = reconcile_this_case()

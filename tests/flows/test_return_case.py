@@ -20,6 +20,7 @@ from safepassage.models.followup_plan import add_months
 from safepassage.models.settings import get_settings
 from safepassage.models.store.cases import get_case, open_sealed
 from safepassage.models.store.db import open_store
+from safepassage.models.store.grant import grant_ledger
 from safepassage.orchestration.prefect_api import RunStatus
 from safepassage.orchestration.runs import resume_run, run_status
 from safepassage.services.checkpoints import answer_checkpoint, case_status
@@ -38,11 +39,12 @@ MISSION_PATH = [
     "departed",
     "arrival-confirmed",
     "reintegration-plan",
+    "plan-agreed",
 ]
 
 
 def test_each_programme_walks_from_intake_to_reintegration(served: World) -> None:
-    grant = Scenario(recommended_grant_chf=2400, approved_grant_chf=2000)
+    grant = Scenario(recommended_grant_chf=2400, approved_increase_chf=500)
     cases = {
         "BG": take("BG"),
         "CZ": take("CZ"),
@@ -51,6 +53,12 @@ def test_each_programme_walks_from_intake_to_reintegration(served: World) -> Non
         "ADHOC": take("ADHOC"),
     }
     play(cases.values(), timeout=420)
+    # The grant increase is decided in its own run, which goes on after the answer is sent.
+    eventually(
+        lambda: ("grant-increase-decided", 1) in actions(cases["HU"].reference),
+        timeout=60,
+        what="the grant-increase run's decision",
+    )
 
     for programme, case in cases.items():
         assert case.stage == "reintegration", (programme, case)
@@ -63,14 +71,20 @@ def test_each_programme_walks_from_intake_to_reintegration(served: World) -> Non
         assert received(served, tag, cases[programme].reference) == MISSION_PATH, programme
     assert received(served, "mission-hu", cases["HU"].reference) == [
         *MISSION_PATH,
+        "grant-planned",
         "grant-approved",
     ]
     assert received(served, "embassy-ro", cases["RO"].reference) == [
         "travel-document-requested",
         "embassy-liaison",
     ]
-    assert received(served, "coordinators", cases["ADHOC"].reference) == ["review-needed"]
+    # An ad hoc programme covers nothing in advance: its plan goes to the coordinators.
+    assert received(served, "coordinators", cases["ADHOC"].reference) == [
+        "review-needed",
+        "plan-review-needed",
+    ]
     assert ("identification-review", 1) in cases["ADHOC"].answered
+    assert ("plan-review", 1) in cases["ADHOC"].answered
 
     # Detail only where the target is cleared and the person consented: mission-bg and
     # embassy-ro are cleared (and consented to); mission-ro, mission-cz, coordinators are not.
@@ -84,18 +98,18 @@ def test_each_programme_walks_from_intake_to_reintegration(served: World) -> Non
     embassy = "\n".join(received_texts(served, "embassy-ro", cases["RO"].reference))
     assert PERSONAL_VALUES["family_name"] in embassy  # cleared, and consent to share with it
 
-    # Hungary: the increase was asked for, approved and planned.
+    # Hungary: the grant planned with the plan, and the increase recommended at arrival
+    # decided in its own grant-increase run.
     hu = cases["HU"]
     assert ("grant-approval", 1) in hu.answered
     store = open_store(get_settings())
     with store.transaction() as session:
-        plan = json.loads(
-            open_sealed(
-                session, store.master_key, get_case(session, hu.reference), "reintegration-plan"
-            )
-        )
+        stored = get_case(session, hu.reference)
+        plan = json.loads(open_sealed(session, store.master_key, stored, "reintegration-plan"))
+        ledger = grant_ledger(session, stored)
     store.dispose()
-    assert Decimal(plan["grant_chf"]) == Decimal(2000)
+    assert [(item["need"], item["covered"]) for item in plan["items"]] == [("medical", True)]
+    assert (ledger.planned, ledger.total) == (Decimal(1500), Decimal(2000))
 
 
 def test_review_approved_rejected_and_the_ineligible_path(served: World) -> None:

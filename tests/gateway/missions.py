@@ -15,6 +15,7 @@ import pyotp
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from safepassage.demo.sample_answers import sample_indicators
 from safepassage.models.store.cases import get_case
 from safepassage.models.store.db import Store
 from safepassage.models.store.followups import FollowUpState, case_followups
@@ -32,9 +33,14 @@ ARRIVAL = {"arrived_at": "2026-12-14T14:35:00+02:00", "onward_transport": True,
            "accommodation": "shelter"}  # fmt: skip
 RECEPTION = {"accepted": True, "notes": "A shelter place is ready."}
 REPORT = {"contacted": True, "wellbeing": "stable", "services_received": ["counselling"],
-          "risk_of_retrafficking": "none", "next_steps": "Visit again next month."}  # fmt: skip
+          "risk_of_retrafficking": "none", "next_steps": "Visit again next month.",
+          "indicators": sample_indicators(1)}  # fmt: skip
 
-_STAGE_OF = {"reception": Stage.TRAVEL_DOCUMENT, "arrival": Stage.ARRIVAL}
+_STAGE_OF = {
+    "reception": Stage.TRAVEL_DOCUMENT,
+    "arrival": Stage.ARRIVAL,
+    "reintegration-plan": Stage.ARRIVAL,
+}
 
 
 def waiting_case(store: Store, checkpoint: str, programme: str = "BG", **changes: Any) -> str:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import update
 from starlette.testclient import TestClient
 
+from safepassage.demo.sample_answers import sample_indicators
 from safepassage.gateway import strings
 from safepassage.models.store.cases import get_case
 from safepassage.models.store.db import Store
@@ -175,6 +176,33 @@ def test_bad_fields_are_named_and_their_values_never_repeated(
     assert resumed == []
 
 
+def test_a_follow_up_report_names_each_bad_or_missing_indicator_without_its_value(
+    client: TestClient, store: Store, token: str, resumed: list[dict[str, Any]]
+) -> None:
+    reference = followup_case(store, asked=(1,))
+    indicators = {key: point for key, point in sample_indicators(1).items() if key != "income"}
+    sent = {**REPORT, "indicators": {**indicators, "safety": 7919, "Zenobia": 3}}
+    path = f"{API}/cases/{reference}/followups/1"
+    answer = client.post(path, json=sent, headers=bearer(token))
+    assert answer.status_code == 422
+    fields = {p["field"] for p in answer.json()["problems"]}
+    assert fields == {"indicators.income", "indicators.safety", "indicators.<unknown field>"}
+    for value in ("7919", "Zenobia"):
+        assert value not in answer.text
+    # What the form alone cannot refuse: indicators missing for a person reached, or given
+    # for one not reached.
+    answer = client.post(
+        path, json={k: v for k, v in REPORT.items() if k != "indicators"}, headers=bearer(token)
+    )
+    assert answer.status_code == 422
+    assert [p["field"] for p in answer.json()["problems"]] == ["indicators"]
+    unreached = {**REPORT, "contacted": False, "wellbeing": "unreachable"}
+    answer = client.post(path, json=unreached, headers=bearer(token))
+    assert answer.status_code == 422
+    assert [p["field"] for p in answer.json()["problems"]] == ["indicators"]
+    assert resumed == []
+
+
 def test_a_body_that_is_not_json_or_a_bad_follow_up_number_is_named_without_its_value(
     client: TestClient, store: Store, token: str
 ) -> None:
@@ -236,9 +264,11 @@ def test_the_api_has_its_own_openapi_page_without_entered_by(client: TestClient)
     assert set(schema["paths"]) == {
         "/cases", "/cases/{reference}", "/cases/{reference}/reception",
         "/cases/{reference}/arrival", "/cases/{reference}/followups/{number}",
+        "/cases/{reference}/plan", "/cases/{reference}/grant-increases",
+        "/cases/{reference}/grant-deliveries",
     }  # fmt: skip
     bodies = schema["components"]["schemas"]
-    for name in ("ReceptionBody", "ArrivalBody", "FollowUpReportBody"):
+    for name in ("ReceptionBody", "ArrivalBody", "FollowUpReportBody", "PlanBody"):
         assert "entered_by" not in bodies[name]["properties"]
     assert "accepted" in bodies["ReceptionBody"]["required"]
     assert client.get("/docs").status_code == 404  # the people's pages have none

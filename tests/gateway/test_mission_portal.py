@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from safepassage.demo.sample_answers import sample_indicators
 from safepassage.gateway import strings
 from safepassage.models.clock import utcnow
 from safepassage.models.errors import ConfigurationError
@@ -33,6 +34,8 @@ from tests.gateway.missions import (
 )
 from tests.stored import stored_case
 
+#: The indicators as the form's radio buttons send them.
+INDICATOR_FORM = {f"indicators.{key}": str(point) for key, point in sample_indicators(1).items()}
 ARRIVAL_FORM = {"arrived_at": "2026-12-14T14:35", "arrived_at_offset": "+02:00",
                 "onward_transport": "yes", "accommodation": "shelter"}  # fmt: skip
 
@@ -306,17 +309,23 @@ def test_follow_up_reports_are_asked_by_number_with_services_as_checkboxes(
     form = client.get(f"/mission/cases/{reference}/followups/1")
     assert form.status_code == 200
     assert form.text.count('type="checkbox" name="services_received"') == 12
+    assert form.text.count('type="radio" name="indicators.') == 15 * 5
+    assert "How regular is the person's income?" in unescape(form.text)
     assert client.get(f"/mission/cases/{reference}/followups/2").status_code == 409
     assert client.get(f"/mission/cases/{reference}/followups/x").status_code == 404
     answer = client.post(
         f"/mission/cases/{reference}/followups/1",
         data={"csrf": csrf, "contacted": "yes", "wellbeing": "improving",
               "services_received": ["counselling", "housing"], "risk_of_retrafficking": "low",
-              "next_steps": "Visit again next month."},
+              "next_steps": "Visit again next month.", **INDICATOR_FORM},
     )  # fmt: skip
     assert answer.status_code == 200, answer.text
     assert resumed[0]["attempt"] == 1
     assert resumed[0]["answer"]["services_received"] == ["counselling", "housing"]
+    # As typed: the flow's form parses them, as it parses "yes".
+    assert resumed[0]["answer"]["indicators"] == {
+        key: str(point) for key, point in sample_indicators(1).items()
+    }
     assert resumed[0]["answer"]["entered_by"] == "ola"
     refused = client.post(
         f"/mission/cases/{reference}/followups/2",
@@ -324,6 +333,36 @@ def test_follow_up_reports_are_asked_by_number_with_services_as_checkboxes(
               "risk_of_retrafficking": "none", "next_steps": "Try again."},
     )  # fmt: skip
     assert refused.status_code == 409
+
+
+def test_a_follow_up_report_names_each_indicator_left_out_by_its_question(
+    client: TestClient, store: Store, csrf: str, resumed: list[dict[str, Any]]
+) -> None:
+    reference = followup_case(store, asked=(1,))
+    partial = {k: v for k, v in INDICATOR_FORM.items() if k != "indicators.income"}
+    base = {"csrf": csrf, "wellbeing": "stable", "risk_of_retrafficking": "none",
+            "next_steps": "Visit again next month."}  # fmt: skip
+    refused = client.post(
+        f"/mission/cases/{reference}/followups/1", data={**base, "contacted": "yes", **partial}
+    )
+    assert refused.status_code == 422
+    assert "How regular is the person's income? This answer is required." in unescape(
+        alert(refused.text)
+    )
+    # What was ticked comes back ticked, so nothing is typed twice.
+    assert 'name="indicators.safety" value="2" checked' in refused.text
+    none_given = client.post(
+        f"/mission/cases/{reference}/followups/1", data={**base, "contacted": "yes"}
+    )
+    assert none_given.status_code == 422
+    assert strings.LABELS["indicators"] in unescape(alert(none_given.text))
+    unreached = client.post(
+        f"/mission/cases/{reference}/followups/1",
+        data={**base, "contacted": "no", "wellbeing": "unreachable", **INDICATOR_FORM},
+    )
+    assert unreached.status_code == 422
+    assert "must be left out" in unescape(alert(unreached.text))
+    assert resumed == []
 
 
 def test_when_the_workflow_server_does_not_answer_the_officer_is_told_to_try_again(

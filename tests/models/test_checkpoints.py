@@ -110,16 +110,25 @@ def test_a_grant_recommendation_belongs_to_hungary_and_an_increase_to_its_limits
     arrival = answer(Checkpoint.ARRIVAL, recommended_grant_chf=2400)
     assert isinstance(arrival, ArrivalAnswer)
     assert fields(problems_with(arrival, HISTORY)) == ["recommended_grant_chf"]
+    # An increase of CHF 900 was recommended; the ceiling leaves CHF 700.
     hungary = History(
-        **{**HISTORY.__dict__, "programme": "HU", "recommended_grant_chf": Decimal(2400)}
-    )
+        **{**HISTORY.__dict__, "programme": "HU", "recommended_grant_chf": Decimal(900),
+           "grant_headroom_chf": Decimal(700)}
+    )  # fmt: skip
     assert problems_with(arrival, hungary) == []
-    too_much = answer(Checkpoint.GRANT_APPROVAL, amount_chf=3000)
-    too_little = answer(Checkpoint.GRANT_APPROVAL, amount_chf=1500)
-    assert isinstance(too_much, GrantApprovalAnswer)
-    assert fields(problems_with(too_much, hungary)) == ["amount_chf"]
-    assert fields(problems_with(too_little, hungary)) == ["amount_chf"]
-    assert problems_with(answer(Checkpoint.GRANT_APPROVAL, amount_chf=2000), hungary) == []
+    above_recommendation = answer(Checkpoint.GRANT_APPROVAL, amount_chf=950)
+    above_ceiling = answer(Checkpoint.GRANT_APPROVAL, amount_chf=800)
+    nothing = answer(Checkpoint.GRANT_APPROVAL, amount_chf=0)
+    assert isinstance(above_recommendation, GrantApprovalAnswer)
+    assert said(problems_with(above_recommendation, hungary), 950) == [
+        "amount_chf: must not exceed the provider's recommendation",
+        "amount_chf: would take the grant above the programme's ceiling",
+    ]
+    assert said(problems_with(above_ceiling, hungary), 800) == [
+        "amount_chf: would take the grant above the programme's ceiling"
+    ]
+    assert fields(problems_with(nothing, hungary)) == ["amount_chf"]
+    assert problems_with(answer(Checkpoint.GRANT_APPROVAL, amount_chf=700), hungary) == []
     assert (
         problems_with(answer(Checkpoint.GRANT_APPROVAL, amount_chf=9, approved=False), hungary)
         == []

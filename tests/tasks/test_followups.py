@@ -1,4 +1,4 @@
-"""Follow-ups: planned from the actual arrival, reconciled with the runs, escalated, closed.
+"""Follow-ups: planned from the actual arrival, reconciled with the runs, reminded, closed.
 
 No Prefect server: the reconcile gets a fake `FollowUpRuns` that behaves as Prefect does with
 idempotency keys (a key returns its run while it exists; a deleted run frees its key), and an
@@ -34,7 +34,8 @@ from safepassage.tasks import followups as followup_tasks
 from safepassage.tasks.checkpoints import summarise
 from safepassage.tasks.followups import (
     conclude_followup,
-    escalate_overdue,
+    notify_closed,
+    notify_rung,
     open_followup,
     schedule_followups,
 )
@@ -93,7 +94,9 @@ class FakeRuns:
 def run(
     store: Store, runs: FakeRuns, now: dt.datetime = NOW, horizon_days: int = HORIZON
 ) -> ReconcileReport:
-    return reconcile(store, runs, now=now, horizon_days=horizon_days, escalate=escalate_overdue)
+    return reconcile(
+        store, runs, now=now, horizon_days=horizon_days, notify=notify_rung, closed=notify_closed
+    )
 
 
 def rows(store: Store, reference: str) -> list[tuple[int, str, dt.date, str | None, int]]:
@@ -193,14 +196,15 @@ def test_the_reconcile_is_idempotent_one_run_per_followup(
     store: Store, fake_runs: FakeRuns
 ) -> None:
     reference = stored_case(store, now=NOW, arrived_on=NOW.date() - dt.timedelta(days=25))
-    first = reconcile(store, fake_runs, now=NOW, horizon_days=90, escalate=escalate_overdue)
-    second = reconcile(store, fake_runs, now=NOW, horizon_days=90, escalate=escalate_overdue)
+    first = run(store, fake_runs, horizon_days=90)
+    second = run(store, fake_runs, horizon_days=90)
     again_later = reconcile(
         store,
         fake_runs,
         now=NOW + dt.timedelta(hours=5),
         horizon_days=90,
-        escalate=escalate_overdue,
+        notify=notify_rung,
+        closed=notify_closed,
     )
 
     assert (first.created, second.created, again_later.created) == (2, 0, 0)
@@ -275,7 +279,7 @@ def test_a_run_moved_beyond_the_horizon_is_unscheduled_and_a_started_followup_ke
         case_followups(session, case)[1].state = "waiting"  # the mission was asked for #2
         correct_arrival(session, case, NOW.date(), actor="AB", now=NOW)
 
-    result = reconcile(store, fake_runs, now=NOW, horizon_days=HORIZON, escalate=escalate_overdue)
+    result = run(store, fake_runs)
 
     current = rows(store, reference)
     assert result.unscheduled == 1
@@ -289,12 +293,14 @@ def test_a_run_moved_beyond_the_horizon_is_unscheduled_and_a_started_followup_ke
         )  # fmt: skip
 
 
-def test_an_overdue_window_is_escalated_exactly_once_to_mission_and_coordinators(
+def test_an_overdue_report_is_escalated_exactly_once_to_mission_and_coordinators(
     stage_store: Store, fake_runs: FakeRuns, home: Path
 ) -> None:
-    # Follow-up 1 was due 30 days ago, with a 14-day window: overdue since day 15.
+    # Follow-up 1 was due 25 days ago, with a 14-day window: its deadline passed 11 days ago,
+    # past the overdue rung (7 days after) and before the breach (14 days after). A scheduler
+    # that was down until now sends the overdue rung only: the reminder is not sent late.
     reference = stored_case(
-        stage_store, now=NOW, arrived_on=add_months(NOW.date(), -1) - dt.timedelta(days=30)
+        stage_store, now=NOW, arrived_on=add_months(NOW.date(), -1) - dt.timedelta(days=25)
     )
     reports = [run(stage_store, fake_runs, now=NOW + dt.timedelta(days=d)) for d in (0, 0, 1)]
     deliver_due(stage_store, now=NOW + dt.timedelta(days=2))
@@ -302,12 +308,12 @@ def test_an_overdue_window_is_escalated_exactly_once_to_mission_and_coordinators
     assert [r.escalated for r in reports] == [[(reference, 1)], [], []]
     with stage_store.transaction() as session:
         case = get_case(session, reference)
-        ledger = session.scalars(
-            select(CaseAction.attempt).where(
-                CaseAction.case_id == case.id, CaseAction.action == "followup-overdue"
+        ledger = session.execute(
+            select(CaseAction.action, CaseAction.attempt).where(
+                CaseAction.case_id == case.id, CaseAction.action.like("followup-%")
             )
         )
-        assert list(ledger) == [1]
+        assert [tuple(r) for r in ledger] == [("followup-overdue", 1)]
         outbox = session.scalar(
             select(func.count())
             .select_from(OutboxItem)
@@ -375,7 +381,9 @@ def test_the_last_report_closes_the_case_unless_the_closure_rule_sees_a_risk(
     mission = sent(home, "mission-bg", reference)
     assert mission.count("followup-due") == 4
     assert ("case-closed" in mission) is closes
-    assert sent(home, "coordinators", reference) == ["risk-alert"] * len(risky)
+    # A case the rule keeps open waits for a coordinator's decision, and they are told so.
+    withheld = [] if closes else ["closure-withheld"]
+    assert sent(home, "coordinators", reference) == ["risk-alert"] * len(risky) + withheld
 
 
 def test_the_followups_of_an_ended_case_are_cancelled_and_their_runs_stopped(

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, and_, or_, select, true, union_all
+from sqlalchemy import Select, and_, func, or_, select, true, union_all
+from sqlalchemy import case as case_when
 from sqlalchemy.orm import Session
 
 from safepassage.models.errors import CaseStateError, FieldProblem, IntakeInvalid
@@ -25,7 +26,7 @@ from safepassage.models.followup_plan import (
 )
 from safepassage.models.json_ready import json_ready
 from safepassage.models.store.events import append_event
-from safepassage.models.store.orm import Case, CheckpointAnswer, FollowUp
+from safepassage.models.store.orm import Case, CaseAction, CheckpointAnswer, FollowUp
 from safepassage.models.vocabulary import FINAL_STAGES
 
 REPORT_CHECKPOINT = "followup-report"
@@ -37,9 +38,10 @@ class FollowUpState(StrEnum):
     PLANNED = "planned"  # in the store only: due beyond the scheduling horizon
     SCHEDULED = "scheduled"  # a Prefect run waits for the due date
     WAITING = "waiting"  # the mission was asked; the run waits for its report
-    OVERDUE = "overdue"  # the report window passed without a report (escalated once)
+    OVERDUE = "overdue"  # the report window passed without a report (the ladder escalates)
     REPORTED = "reported"
-    CANCELLED = "cancelled"  # the case ended (withdrawn) before this follow-up
+    CANCELLED = "cancelled"  # the case ended (withdrawn, closed) before this follow-up
+    DECLINED = "declined"  # the person declined further contact: no report is expected
 
 
 #: Follow-ups that still expect a report.
@@ -49,6 +51,9 @@ PENDING = frozenset(
 #: Follow-ups whose date may still move: the mission has not been asked yet.
 NOT_STARTED = frozenset({FollowUpState.PLANNED, FollowUpState.SCHEDULED})
 _FINAL_STAGES = frozenset(s.value for s in FINAL_STAGES)
+#: The ledger action of a follow-up a coordinator added (attempt: its number); a corrected
+#: arrival does not move it, since it counts from the day it was added.
+ADDED_ACTION = "followup-added"
 
 
 def plan_followups(
@@ -120,9 +125,10 @@ def correct_arrival(
             f"case {case.reference} has no follow-ups yet (stage {case.stage}): the arrival "
             "is entered at its `arrival` checkpoint"
         )
+    extra = added_numbers(session, case)
     moved = []
     for row in rows:
-        if FollowUpState(row.state) not in NOT_STARTED:
+        if FollowUpState(row.state) not in NOT_STARTED or row.number in extra:
             continue
         due_on = add_months(arrived_on, row.offset_months)
         row.arrived_on = arrived_on
@@ -144,6 +150,97 @@ def correct_arrival(
     )
     session.flush()
     return moved
+
+
+def added_numbers(session: Session, case: Case) -> set[int]:
+    """Return the numbers of the case's follow-ups a coordinator added after the plan."""
+    query = select(CaseAction.attempt).where(
+        CaseAction.case_id == case.id, CaseAction.action == ADDED_ACTION
+    )
+    return set(session.scalars(query))
+
+
+def add_followup(
+    session: Session,
+    case: Case,
+    *,
+    due_on: dt.date,
+    months: int,
+    window_days: int,
+    now: dt.datetime,
+) -> FollowUp:
+    """Add a follow-up after the case's last one, due on `due_on`; return it (not yet logged).
+
+    Refused (CaseStateError) for a case that ended, has no follow-ups yet, or whose person
+    declined further contact. The caller records the ledger's `followup-added`.
+    """
+    if case.stage in _FINAL_STAGES:
+        raise CaseStateError(f"case {case.reference} has ended ({case.stage}): nothing to add")
+    rows = case_followups(session, case)
+    if not rows:
+        raise CaseStateError(
+            f"case {case.reference} has no follow-ups yet (stage {case.stage}): they are "
+            "planned from the arrival"
+        )
+    if any(FollowUpState(r.state) is FollowUpState.DECLINED for r in rows):
+        raise CaseStateError(
+            f"case {case.reference}: the person declined further contact; no follow-up can "
+            "be added (see `safepassage consent`)"
+        )
+    row = FollowUp(
+        case_id=case.id,
+        number=rows[-1].number + 1,
+        due_on=due_on,
+        window_days=window_days,
+        state=FollowUpState.PLANNED.value,
+        offset_months=months,  # months from the day it was added, not from the arrival
+        arrived_on=rows[-1].arrived_on,
+        run_generation=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def decline_followups(session: Session, case: Case, *, now: dt.datetime) -> list[FollowUp]:
+    """Mark the case's follow-ups still expecting a report as declined; return them.
+
+    Their runs keep their ids, so that the reconcile finds and stops them (at once if Prefect
+    answers, else at the daily scheduler's run), then forgets the ids.
+    """
+    declined = []
+    for row in case_followups(session, case):
+        if FollowUpState(row.state) in PENDING:
+            row.state = FollowUpState.DECLINED.value
+            row.updated_at = now
+            declined.append(row)
+    session.flush()
+    return declined
+
+
+def declined_to_close(
+    session: Session, *, today: dt.date, reference: str | None = None
+) -> list[tuple[int, str, dt.date]]:
+    """Return the open cases whose person declined contact and whose last due date passed.
+
+    As (case id, reference, last due date). Read from the declined rows (few: the index on
+    (state, due_on) finds them), so the cost does not grow with the store.
+    """
+    declined = select(FollowUp.case_id).where(FollowUp.state == FollowUpState.DECLINED.value)
+    pending = func.sum(case_when((FollowUp.state.in_([s.value for s in PENDING]), 1), else_=0))
+    query = (
+        select(Case.id, Case.reference, func.max(FollowUp.due_on))
+        .join(FollowUp, FollowUp.case_id == Case.id)
+        .where(Case.id.in_(declined), Case.stage.not_in(_FINAL_STAGES))
+        .group_by(Case.id, Case.reference)
+        .having(func.max(FollowUp.due_on) <= today, pending == 0)
+        .order_by(Case.id)
+    )
+    if reference is not None:
+        query = query.where(Case.reference == reference)
+    return [(case_id, ref, last) for case_id, ref, last in session.execute(query)]
 
 
 class PendingFollowUp(NamedTuple):
@@ -181,7 +278,8 @@ def pending_query(
     whole_case: bool = False,
     dialect: str = "sqlite",
 ) -> Select[*tuple[Any, ...]]:
-    """Return the reconcile's query: follow-ups due by `through`, and every one under way.
+    """Return the reconcile's query: follow-ups due by `through`, every one under way, and the
+    declined ones whose run may still exist.
 
     Written for the index on (state, due_on): a `planned` row is read only once it is due
     within the horizon, and reported ones never, so the cost grows with what is due, not with
@@ -197,6 +295,10 @@ def pending_query(
         [FollowUpState.SCHEDULED.value, FollowUpState.WAITING.value, FollowUpState.OVERDUE.value]
     )
     planned = FollowUp.state == FollowUpState.PLANNED.value
+    # A declined follow-up whose run may still exist: the reconcile stops it, then forgets it.
+    declined = and_(
+        FollowUp.state == FollowUpState.DECLINED.value, FollowUp.flow_run_id.is_not(None)
+    )
     columns = (
         FollowUp.id,
         FollowUp.case_id,
@@ -213,13 +315,14 @@ def pending_query(
         found = (
             select(*columns)
             .join(Case, Case.id == FollowUp.case_id)
-            .where(Case.reference == reference, or_(active, due))
+            .where(Case.reference == reference, or_(active, due, declined))
             .subquery("pending")
         )
     else:
         found = union_all(
             select(*columns).where(active),
             select(*columns).where(planned, FollowUp.due_on <= through),
+            select(*columns).where(declined),
         ).subquery("pending")
     facts = (Case.reference, Case.programme, Case.destination_country, Case.stage)
     # The columns in PendingFollowUp's order: the follow-up's, then its case's.
