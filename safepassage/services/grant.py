@@ -38,7 +38,7 @@ from safepassage.models.store.db import Store, store_or_opened
 from safepassage.models.store.orm import Case
 from safepassage.models.store.workflow import find_answer, read_answer_for_stage, record_action
 from safepassage.models.stored_forms import read_stored
-from safepassage.models.vocabulary import FINAL_STAGES
+from safepassage.models.vocabulary import FINAL_STAGES, Stage
 from safepassage.notifications import deliver_due
 from safepassage.orchestration.connection import connect
 from safepassage.services.mission import the_missions_case
@@ -57,9 +57,18 @@ def _parsed(model: type[BaseModel], raw: dict[str, Any], what: str) -> Any:
 
 
 def _open_grant(
-    session: Session, master_key: MasterKey, reference: str, country: str | None
+    session: Session,
+    master_key: MasterKey,
+    reference: str,
+    country: str | None,
+    *,
+    closed_ok: bool = False,
 ) -> tuple[Case, GrantLedger, Decimal]:
-    """Return the case, its grant and what the ceiling leaves, or refuse as the state says."""
+    """Return the case, its grant and what the ceiling leaves, or refuse as the state says.
+
+    `closed_ok`: a closed case still takes the record of a delivery made before it closed
+    (recorded late); nothing else of its grant changes.
+    """
     case = (
         get_case(session, reference, lock=True)
         if country is None
@@ -68,7 +77,8 @@ def _open_grant(
     ledger, room = headroom(session, case)
     if room is None:
         raise CaseStateError(f"the {case.programme} programme has no reintegration grant")
-    if case.stage in {s.value for s in FINAL_STAGES}:
+    settled = case.stage in {s.value for s in FINAL_STAGES}
+    if settled and not (closed_ok and case.stage == Stage.CLOSED.value):
         raise CaseStateError(f"case {reference} has ended ({case.stage}): its grant is settled")
     if not ledger.is_planned:
         raise CaseStateError(
@@ -135,7 +145,9 @@ def record_delivery(
     """Record a delivery of the grant in kind as `by`; return its number."""
     delivery: Delivery = _parsed(Delivery, raw, "the grant delivery")
     with store_or_opened(store) as opened, opened.transaction() as session:
-        case, ledger, _ = _open_grant(session, opened.master_key, reference, country)
+        case, ledger, _ = _open_grant(
+            session, opened.master_key, reference, country, closed_ok=True
+        )
         problems = _delivery_problems(session, opened.master_key, case, ledger, delivery)
         if problems:
             raise IntakeInvalid(problems, source="the grant delivery")
