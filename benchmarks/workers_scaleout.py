@@ -7,7 +7,7 @@ For each worker type and count, a fresh office (tests/scaleout/office.py: Prefec
 PostgreSQL, the prefect.yaml deployments on a work pool of that type, `prefect worker start`
 workers, `safepassage maintain`, the case store on PostgreSQL) takes in `--cases` cases that
 travel on a passport; it times (1) the intakes until every case waits at its first checkpoint
-(ticket) and (2) all of them answered until every case waits at the next (departure), and
+(pre-departure) and (2) all of them answered until every case waits at the next (reception), and
 samples the peak memory (PSS) of the workers' process trees. The worker types: SafePassage's
 warm worker (`safepassage-warm`, deployments/warm/worker.py) and Prefect's own `process`
 worker. Prints cases per minute per phase, the speed-up of more workers, and the warm worker
@@ -137,14 +137,15 @@ def _burst(running: Office, workers: int, cases: int, limit: int) -> dict[str, A
             case_file = base.model_copy(update={"beneficiary": person, "travel_document": travel})
             taken = take_in(case_file, decide(case_file, today=dt.date.today()), actor="b")
             references[str(taken["flow_run_id"])] = taken["reference"]
-        first = wait_all(list(references), "ticket", timeout=3600) - began
+        # Cases on a passport first wait at pre-departure, then at the mission's reception.
+        first = wait_all(list(references), "pre-departure", timeout=3600) - began
         answer = sample_answer(
-            Checkpoint.TICKET, attempt=1, scenario=Scenario(), today=dt.date.today()
+            Checkpoint.PRE_DEPARTURE, attempt=1, scenario=Scenario(), today=dt.date.today()
         )
         began = time.monotonic()
         for reference in references.values():
-            answer_checkpoint(reference, answer, expected="ticket")
-        second = wait_all(list(references), "departure", timeout=3600) - began
+            answer_checkpoint(reference, answer, expected="pre-departure")
+        second = wait_all(list(references), "reception", timeout=3600) - began
     return {
         "worker_type": running.worker_type,
         "workers": workers,

@@ -10,6 +10,7 @@ from typing import Any
 
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+from prefect.client.schemas.objects import FlowRun
 
 from safepassage.demo.coordinator import ENDED, play
 from safepassage.demo.sample_answers import Scenario
@@ -23,6 +24,13 @@ from safepassage.services.grant import record_delivery
 from tests.flows.conftest import World
 from tests.flows.helpers import actions, received, take
 from tests.waiting import eventually
+
+
+def _runs_named(name: str) -> list[FlowRun]:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name]))
+        )
 
 
 def _grant(reference: str) -> dict[str, Any]:
@@ -49,6 +57,14 @@ def test_a_hungarian_case_is_planned_granted_followed_up_scored_and_closed(
     # Through the arrival, the plan (translation is not among Hungary's services: the
     # coordinators approve it), the increase recommended at arrival in its own run, and the
     # four follow-ups started now instead of months ahead, to closure.
+    play([case], timeout=420, today=played_on)
+    # Its own reconcile schedules follow-up 1 (due within the horizon) as the run ends: the
+    # compressed clock moves the runs only after, or that reconcile would move 1 back.
+    eventually(
+        lambda: _runs_named(f"followup-{case.reference}-1"),
+        timeout=60,
+        what=f"the run of follow-up 1 of {case.reference}",
+    )
     play([case], until=ENDED, followups={case.reference}, timeout=600, today=played_on)
 
     assert case.stage == "closed"
