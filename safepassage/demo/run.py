@@ -27,6 +27,7 @@ from safepassage.models.intake import Intake, parse_intake
 from safepassage.models.rules import Decision, decide
 from safepassage.models.settings import get_settings
 from safepassage.orchestration.connection import connect, prefect_home
+from safepassage.services.followup_scores import followup_scores
 from safepassage.services.intake import take_in
 from safepassage.services.notifications import list_notifications
 
@@ -182,12 +183,25 @@ def _play(
         # example reaches reintegration, while the other cases still travel.
         followed = {c.reference for c in cases if c.label == FOLLOWUP_EXAMPLE}
         play(cases, timeout=timeout, report=report.say, missions=missions, followups=followed)
+        for reference in followed:
+            _say_scores(reference, report.say)
     except TimeoutError as exc:
         raise SafePassageError(f"{exc} (raise --timeout on a slow machine)") from None
     finally:
         report.summary([_outcome(case) for case in cases])
     if any(c.broken for c in cases):
         raise ConfigurationError("a case's run failed: open it in the Prefect UI for the reason")
+
+
+def _say_scores(reference: str, say: Callable[[str], None]) -> None:
+    """Show the followed case's sustainability scores (a person's read: logged as the demo's)."""
+    scores = followup_scores(reference, actor="demo", purpose="demo: follow-up scores")
+    for number, scored in sorted(scores.items()):
+        say(
+            f"{reference}: follow-up {number} scored (table {scored['version']}): economic "
+            f"{scored['economic']}, social {scored['social']}, psychosocial "
+            f"{scored['psychosocial']}, overall {scored['composite']}"
+        )
 
 
 def _decided(example: Example) -> tuple[Intake, Decision]:
