@@ -14,7 +14,6 @@ import datetime as dt
 import logging
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from safepassage.models.clock import utcnow
@@ -35,7 +34,6 @@ from safepassage.models.followup_decisions import (
     ends_followup_contact,
 )
 from safepassage.models.followup_plan import add_months, plan_for, report_by
-from safepassage.models.intake import Text, problems_from
 from safepassage.models.settings import get_settings
 from safepassage.models.store.cases import cipher_for, get_case, seal
 from safepassage.models.store.consent import ConsentChange
@@ -54,24 +52,12 @@ from safepassage.models.store.orm import Case
 from safepassage.models.store.workflow import record_action, set_stage
 from safepassage.models.vocabulary import FINAL_STAGES, Stage
 from safepassage.notifications import Event, deliver_now, queue_notifications
+from safepassage.services.erasure import note_text
 
 logger = logging.getLogger("safepassage.services.followup_decisions")
 DECLINED_ACTION = "followup-contact-declined"
 CLOSED_ACTION = "case-closed-by-coordinator"
 _FINAL = frozenset(s.value for s in FINAL_STAGES)
-NOTE = TypeAdapter(Text)
-
-
-def note_text(text: str | None) -> str | None:
-    """Return the note as stored text (None if not given), or raise IntakeInvalid naming --note."""
-    if text is None:
-        return None
-    try:
-        return NOTE.validate_python(text)
-    except ValidationError as exc:
-        raise IntakeInvalid(
-            [FieldProblem("--note", p.message) for p in problems_from(exc)], source="the command"
-        ) from None
 
 
 def months_option(text: str | int | None) -> int:
