@@ -208,6 +208,22 @@ class _Portal:
         }  # fmt: skip
         return self.page(request, form.template, context, 422 if problems else 200)
 
+    async def posted(self, request: Request) -> tuple[Officer, dict[str, list[str]]] | Response:
+        """Return the officer and the form a POST sent, or the refusal: another origin, no
+        mission officer, too large, or without the session's CSRF token."""
+        if not same_origin(request, own_origin(request, self.origin)):
+            return self.message(request, strings.REFUSED, 403)
+        officer = await self.officer(request)
+        if isinstance(officer, Response):
+            return officer
+        try:
+            values = await form_values(request)
+        except FormTooLarge:
+            return self.message(request, strings.TOO_LARGE, 413)
+        if not csrf_ok(officer.csrf_token, first(values, CSRF_FIELD) or None):
+            return self.message(request, strings.REFUSED, 403)
+        return officer, values
+
     async def show_form(
         self, request: Request, form: MissionForm, reference: str, number: int | None = None
     ) -> Response:
@@ -227,17 +243,10 @@ class _Portal:
     async def answer(
         self, request: Request, form: MissionForm, reference: str, number: int | None = None
     ) -> Response:
-        if not same_origin(request, own_origin(request, self.origin)):
-            return self.message(request, strings.REFUSED, 403)
-        officer = await self.officer(request)
-        if isinstance(officer, Response):
-            return officer
-        try:
-            values = await form_values(request)
-        except FormTooLarge:
-            return self.message(request, strings.TOO_LARGE, 413)
-        if not csrf_ok(officer.csrf_token, first(values, CSRF_FIELD) or None):
-            return self.message(request, strings.REFUSED, 403)
+        posted = await self.posted(request)
+        if isinstance(posted, Response):
+            return posted
+        officer, values = posted
         try:
             await run_in_threadpool(
                 submit_mission_answer, reference, form.checkpoint, answer_of(form, values),
@@ -288,17 +297,10 @@ class _Portal:
         return self.grant_form(request, grant, officer, reference)
 
     async def send_grant(self, request: Request, grant: GrantForm, reference: str) -> Response:
-        if not same_origin(request, own_origin(request, self.origin)):
-            return self.message(request, strings.REFUSED, 403)
-        officer = await self.officer(request)
-        if isinstance(officer, Response):
-            return officer
-        try:
-            values = await form_values(request)
-        except FormTooLarge:
-            return self.message(request, strings.TOO_LARGE, 413)
-        if not csrf_ok(officer.csrf_token, first(values, CSRF_FIELD) or None):
-            return self.message(request, strings.REFUSED, 403)
+        posted = await self.posted(request)
+        if isinstance(posted, Response):
+            return posted
+        officer, values = posted
         action = request_increase if grant is GRANT_INCREASE else record_delivery
         try:
             await run_in_threadpool(
