@@ -169,16 +169,43 @@ def wait_all(run_ids: list[str], checkpoint: str, *, timeout: float) -> float:
     return time.monotonic()
 
 
+#: A resume's phases, from the flow run's own state history (server clock, this machine):
+#: until the server records the answer (Resuming); until a runner takes the run (Pending);
+#: until its process has started the engine (Running); until it suspends at the next checkpoint.
+RESUME_PHASES = ("answer", "pickup", "start", "stage")
+
+
+def resume_phases(run_id: str, since: dt.datetime) -> dict[str, float]:
+    """Return how long each of a resume's phases took (RESUME_PHASES), in seconds."""
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        states = sorted(client.read_flow_run_states(uuid.UUID(run_id)), key=lambda s: s.timestamp)
+    after = [s for s in states if s.timestamp >= since]
+
+    def first(name: str) -> dt.datetime:
+        return next(s.timestamp for s in after if s.name == name)
+
+    marks = [since, first("Resuming"), first("Pending"), first("Running"), first("Suspended")]
+    return {
+        name: (end - start).total_seconds()
+        for name, start, end in zip(RESUME_PHASES, marks, marks[1:], strict=True)
+    }
+
+
 def measure(system: System, *, cases: int, resumes: int) -> dict[str, Any]:
     """Run the resume-latency and burst measurements on one served system."""
     # (a) resume latency, one resume at a time
     runs = [system.start(f"lat{i}") for i in range(resumes)]
     wait_all(runs, system.first, timeout=900)
     latencies = []
+    resumed_at = {}
     for run in runs:
         began = time.monotonic()
+        resumed_at[run] = dt.datetime.now(dt.UTC)
         system.resume(run, system.first)
         latencies.append(wait_all([run], system.second, timeout=300) - began)
+    phases = [resume_phases(run, since) for run, since in resumed_at.items()]
     # (b) a burst of intakes, then of resumes
     began = time.monotonic()
     burst = [system.start(f"burst{i}") for i in range(cases)]
@@ -191,6 +218,10 @@ def measure(system: System, *, cases: int, resumes: int) -> dict[str, Any]:
     return {
         "resume_median_s": statistics.median(latencies),
         "resume_p90_s": percentile(latencies, 0.9),
+        **{
+            f"resume_{name}_median_s": statistics.median(p[name] for p in phases)
+            for name in RESUME_PHASES
+        },
         "burst_intake_calls_s": intake_done,
         "burst_to_first_checkpoint_s": first_wait,
         "burst_resume_to_next_checkpoint_s": second_wait,

@@ -19,6 +19,7 @@ from prefect.runner._process_manager import ProcessHandle
 from prefect.runner._scheduled_run_poller import ScheduledRunPoller
 from prefect.runner._starter_engine import EngineCommandStarter
 from prefect.utilities.processutils import get_sys_executable
+from prefect.workers.base import BaseWorker
 from prefect.workers.process import ProcessJobConfiguration, ProcessWorker
 
 
@@ -90,3 +91,21 @@ def test_the_process_worker_starts_a_job_with_a_command_through_the_engine_start
     assert "starter = EngineCommandStarter(\n" in run
     assert "command=configuration.command," in run
     assert "_command_configured" in ProcessJobConfiguration.__private_attributes__
+
+
+def test_the_polls_an_event_wakes_are_where_prompt_start_calls_them() -> None:
+    # deployments/prompt_start.py calls the runner's and the worker's own poll once they are
+    # ready: a runner once `started` (its poller is made in __aenter__), a worker once its runs'
+    # task group exists and it has synced with its work pool.
+    aenter = inspect.getsource(Runner.__aenter__)
+    assert aenter.index("self._scheduled_run_poller = ScheduledRunPoller(") < aenter.index(
+        "self.started = True"
+    )
+    assert inspect.iscoroutinefunction(ScheduledRunPoller._get_and_submit_flow_runs)
+    assert "if self.stopping:" in inspect.getsource(ScheduledRunPoller._get_and_submit_flow_runs)
+    worker = inspect.getsource(BaseWorker)
+    assert "self._runs_task_group: Optional[anyio.abc.TaskGroup] = None" in worker
+    assert "self._has_successfully_synced = False" in worker
+    assert inspect.iscoroutinefunction(BaseWorker.get_and_submit_flow_runs)
+    start = inspect.signature(BaseWorker.start).parameters
+    assert list(start) == ["self", "run_once", "with_healthcheck", "printer"]

@@ -46,6 +46,9 @@ urls:
       tag: coordinators
 """
 MISSION_BG_MAILBOX = "mission-bg@example.org"
+#: The runner's poll: long, so that a run that starts only at a poll shows (test_prompt_start.py).
+#: Runs start on the server's events (deployments/prompt_start.py); the poll is their fallback.
+POLL_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "SAFEPASSAGE_NOTIFY_RETRY_BASE_SECONDS": "1",
         "SAFEPASSAGE_TASK_RETRIES": "1",
         "SAFEPASSAGE_TASK_RETRY_DELAY_SECONDS": "0.2",
+        "SAFEPASSAGE_RUNNER_POLL_SECONDS": str(POLL_SECONDS),
         "PREFECT_HOME": str(home / "prefect"),
     }
     serving = BackgroundServe.start(port=free_port(), log_path=home / "serve.log", env=env, limit=4)

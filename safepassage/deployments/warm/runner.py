@@ -24,12 +24,13 @@ import anyio.abc
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments.runner import RunnerDeployment
 from prefect.exceptions import TerminationSignal
-from prefect.runner import Runner, _starter_engine
+from prefect.runner import _starter_engine
 from prefect.runner._flow_run_executor import ProcessStarter
 from prefect.runner._process_manager import ProcessHandle
 from prefect.runner._starter_engine import EngineCommandStarter
 from prefect.utilities.processutils import get_sys_executable
 
+from safepassage.deployments.prompt_start import PromptRunner
 from safepassage.deployments.warm.child import RUN_ID_VARIABLE
 from safepassage.deployments.warm.parent import WarmParent
 
@@ -136,7 +137,7 @@ class _WarmStart:
             await self._starter.start(flow_run, task_status=task_status)
 
 
-class WarmRunner(Runner):
+class WarmRunner(PromptRunner):
     """Prefect's runner whose engine starts are forks of `parent` (other starters unchanged)."""
 
     def __init__(self, *args: Any, parent: WarmParent, **kwargs: Any) -> None:
@@ -167,7 +168,7 @@ def serve_runs(
     runner = (
         WarmRunner(pause_on_shutdown=True, limit=limit, parent=parent)
         if parent is not None
-        else Runner(pause_on_shutdown=True, limit=limit)
+        else PromptRunner(pause_on_shutdown=True, limit=limit)
     )
     for deployment in deployments:
         runner.add_deployment(deployment)

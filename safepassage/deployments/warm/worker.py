@@ -5,7 +5,8 @@ Registered as the worker type `safepassage-warm` through the `prefect.collection
 `prefect work-pool create safepassage --type safepassage-warm` and
 `prefect worker start --pool safepassage --type safepassage-warm` find it (prefect.yaml).
 
-Everything is the process worker's: polling, limits, the job template and its variables,
+Everything is the process worker's: polling (also woken by the server's events,
+deployments/prompt_start.py), limits, the job template and its variables,
 cancellation through the control channel, heartbeats, the crash report. Only the start of the
 flow-run process differs. Prefect's process worker runs a workspace supervisor, which runs the
 deployment's pull steps and then starts `python -m prefect.engine`; the warm worker starts the
@@ -13,13 +14,14 @@ engine directly, as the process worker does for a job whose command is set, and 
 the pull steps itself (prefect.flows.load_flow_from_flow_run). That engine start is where the
 warm runner's `_run_process` forks a child of the preloaded parent (runner.py) instead.
 
-Fallback: SAFEPASSAGE_WARM_PROCESSES=false on the worker makes it Prefect's process worker
-exactly; a pool of type `process` with `prefect worker start --type process` leaves Prefect's
+Fallback: SAFEPASSAGE_WARM_PROCESSES=false on the worker starts its runs as Prefect's process
+worker does; a pool of type `process` with `prefect worker start --type process` leaves Prefect's
 worker untouched.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio.abc
@@ -31,6 +33,7 @@ from prefect.workers.process import (
     ProcessWorkerResult,
 )
 
+from safepassage.deployments.prompt_start import woken_by_events
 from safepassage.deployments.warm.parent import WarmParent, start_warm_parent
 from safepassage.deployments.warm.runner import engine_command, install, starting_with
 from safepassage.models.settings import get_settings
@@ -52,6 +55,25 @@ class WarmProcessWorker(ProcessWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._warm_parent: WarmParent | None = None
+
+    async def start(
+        self,
+        run_once: bool = False,
+        with_healthcheck: bool = False,
+        printer: Callable[..., None] = print,
+    ) -> None:
+        serving = super().start(
+            run_once=run_once, with_healthcheck=with_healthcheck, printer=printer
+        )
+        if run_once:
+            await serving
+        else:
+            await woken_by_events(serving, self._ready_poll)
+
+    def _ready_poll(self) -> Callable[[], Awaitable[Any]] | None:
+        # Polls before the first sync with the work pool find nothing (Prefect skips them).
+        ready = self._runs_task_group is not None and self._has_successfully_synced
+        return self.get_and_submit_flow_runs if ready else None
 
     async def setup(self) -> None:
         await super().setup()
