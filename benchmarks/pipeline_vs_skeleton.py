@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as dt
+import itertools
 import json
 import os
 import statistics
@@ -189,7 +190,7 @@ def resume_phases(run_id: str, since: dt.datetime) -> dict[str, float]:
     marks = [since, first("Resuming"), first("Pending"), first("Running"), first("Suspended")]
     return {
         name: (end - start).total_seconds()
-        for name, start, end in zip(RESUME_PHASES, marks, marks[1:], strict=True)
+        for name, (start, end) in zip(RESUME_PHASES, itertools.pairwise(marks), strict=True)
     }
 
 
