@@ -13,7 +13,9 @@ from uuid import uuid4
 import anyio
 import prefect
 import pytest
+from prefect import flow_engine
 from prefect.client.schemas.objects import FlowRun
+from prefect.logging import configuration
 from prefect.runner import Runner, _starter_engine
 from prefect.runner._process_manager import ProcessHandle
 from prefect.runner._scheduled_run_poller import ScheduledRunPoller
@@ -109,3 +111,16 @@ def test_the_polls_an_event_wakes_are_where_prompt_start_calls_them() -> None:
     assert inspect.iscoroutinefunction(BaseWorker.get_and_submit_flow_runs)
     start = inspect.signature(BaseWorker.start).parameters
     assert list(start) == ["self", "run_once", "with_healthcheck", "printer"]
+
+
+def test_the_engines_heartbeat_context_can_be_left_unjoined() -> None:
+    # child.py has the sync engine leave its heartbeat thread unjoined, as Prefect's async
+    # engine does: the engine looks `_send_heartbeats` up in its module at each run.
+    parameters = inspect.signature(flow_engine._send_heartbeats).parameters
+    assert list(parameters) == ["engine", "join_on_exit"]
+    assert "with _send_heartbeats(self):" in inspect.getsource(flow_engine.FlowRunEngine)
+
+
+def test_setup_logging_reads_its_configuration_through_the_module_attribute() -> None:
+    # logging_memo.install() replaces `load_logging_config` in Prefect's module.
+    assert "config = load_logging_config(" in inspect.getsource(configuration.setup_logging)

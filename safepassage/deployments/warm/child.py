@@ -23,8 +23,10 @@ import runpy
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import prefect.context
+import prefect.flow_engine
 import prefect.logging.configuration
 
 from safepassage.models.settings import get_settings
@@ -104,6 +106,7 @@ def run_engine(environment: dict[str, str], cwd: str | None) -> None:
     if cwd is not None:
         os.chdir(cwd)
     _read_settings_again()
+    _leave_the_heartbeat_unjoined()
     sys.argv = [sys.executable]
     try:
         runpy.run_module("prefect.engine", run_name="__main__", alter_sys=True)
@@ -116,6 +119,24 @@ def _read_settings_again() -> None:
     prefect.context.refresh_global_settings_context()
     prefect.logging.configuration.setup_logging(incremental=False)
     get_settings.cache_clear()
+
+
+def _leave_the_heartbeat_unjoined() -> None:
+    """Have the engine end its run without waiting for the heartbeat thread's nap to end.
+
+    Prefect's heartbeat thread sleeps in one-second steps and the engine joins it when the run
+    ends (`_send_heartbeats`, whose `join_on_exit=False` is Prefect's own choice for its async
+    engine): each process would outlive its run by half a second on average, holding one of
+    `--limit` places. The thread is a daemon that only emits heartbeats: the process's exit
+    ends it, and a last heartbeat after the run's end is ignored (the reaper only reads those
+    of runs Running or Pending).
+    """
+    send_heartbeats = prefect.flow_engine._send_heartbeats
+
+    def unjoined(engine: Any, join_on_exit: bool = True) -> Any:
+        return send_heartbeats(engine, join_on_exit=False)
+
+    prefect.flow_engine._send_heartbeats = unjoined
 
 
 def show_the_run_in_proc(flow_run_id: str) -> None:

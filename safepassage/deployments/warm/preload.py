@@ -18,7 +18,11 @@ import importlib
 import os
 import signal
 
-from safepassage.deployments.warm import child
+import pycountry
+from prefect.logging.configuration import DEFAULT_LOGGING_SETTINGS_PATH
+from prefect.settings import PREFECT_LOGGING_SETTINGS_PATH
+
+from safepassage.deployments.warm import child, logging_memo
 from safepassage.orchestration import catalog
 from safepassage.orchestration.tether import TETHER_VARIABLE
 
@@ -29,6 +33,13 @@ for _spec in catalog.DEPLOYMENTS:
     importlib.import_module(_spec.module)
 for _module in child.WARM_MODULES:
     importlib.import_module(_module)
+# Data the children would each read again: ISO 3166 and 639 (the case file's and the consent
+# record's checks load them on first use), and Prefect's logging configuration (logging_memo).
+pycountry.countries.get(alpha_2="GB")
+pycountry.languages.get(alpha_2="en")
+logging_memo.install()
+_custom = PREFECT_LOGGING_SETTINGS_PATH.value()
+logging_memo.load_logging_config(_custom if _custom.exists() else DEFAULT_LOGGING_SETTINGS_PATH)
 
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
 signal.signal(signal.SIGHUP, signal.SIG_IGN)
