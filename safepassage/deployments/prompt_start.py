@@ -42,6 +42,9 @@ SCHEDULED_EVENTS = [
 REPOLL_PAUSES_S = (0.1, 0.2, 0.4)
 #: How long to wait before connecting again after the stream broke, at most.
 RECONNECT_MAX_S = 30.0
+#: How long one connection is kept: Prefect's subscriber asks, as it connects, for the events
+#: of the year to come, so a `serve` that runs for longer connects afresh now and then.
+CONNECTION_S = 24 * 3600.0
 
 
 class PollWaker:
@@ -55,7 +58,6 @@ class PollWaker:
     def __init__(self, poll: Callable[[], Awaitable[Any]]) -> None:
         self._poll = poll
         self._wanted = anyio.Event()
-        self.polls = 0
 
     async def run(self) -> None:
         """Listen and poll until cancelled; never raises (the regular poll is the fallback)."""
@@ -68,10 +70,11 @@ class PollWaker:
         names = EventFilter(event=EventNameFilter(name=SCHEDULED_EVENTS))
         while True:
             try:
-                async with get_events_subscriber(filter=names, reconnection_attempts=0) as events:
-                    wait = 1.0
-                    async for _event in events:
-                        self._wanted.set()
+                with anyio.move_on_after(CONNECTION_S):
+                    async with get_events_subscriber(filter=names, reconnection_attempts=0) as sub:
+                        wait = 1.0
+                        async for _event in sub:
+                            self._wanted.set()
             except Exception as broken:  # any failure falls back to the regular poll
                 logger.debug("events stream unavailable (%s); polling only", type(broken).__name__)
             await anyio.sleep(wait)
@@ -88,7 +91,6 @@ class PollWaker:
     async def _poll_once(self) -> None:
         try:
             await self._poll()
-            self.polls += 1
         except Exception as failed:  # the regular poll tries again
             logger.warning("a poll woken by an event failed: %s", type(failed).__name__)
 
