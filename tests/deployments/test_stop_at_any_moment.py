@@ -145,6 +145,9 @@ def start_serve(tmp_path: Path) -> Iterator[Callable[..., Serving]]:
                 stdin=subprocess.DEVNULL,
                 env=_environment(home),
                 start_new_session=True,  # a signal reaches `serve` alone, as `kill` sends it
+                # As from a terminal: a test run started in the background (`nohup`, `&`)
+                # would pass on SIGHUP and SIGINT ignored, which `serve` rightly respects.
+                preexec_fn=_stop_signals_as_from_a_terminal,  # noqa: PLW1509 - it sets dispositions only
             )
         started.append(Serving(home, process, port, gateway_port, since))
         return started[-1]
@@ -155,6 +158,11 @@ def start_serve(tmp_path: Path) -> Iterator[Callable[..., Serving]]:
             _kill(int(line.split(":", 1)[0]))
         _kill(serving.process.pid)
         serving.process.wait(10)
+
+
+def _stop_signals_as_from_a_terminal() -> None:
+    for number in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
 
 
 def _kill(pid: int) -> None:
